@@ -1,0 +1,1 @@
+"""One package per capability; `router` mounts them all under /api."""

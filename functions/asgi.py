@@ -1,0 +1,109 @@
+"""Builds a Starlette app: the whole portal or one capability alone."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from functions.auth.service import load_active_user
+from lib.config import Settings
+from lib.errors import PortalError
+from lib.http import (
+    ANYONE,
+    EXCEPTION_HANDLERS,
+    BodyLimitMiddleware,
+    Call,
+    RequestContextMiddleware,
+    endpoint,
+)
+from lib.openapi import build_openapi
+from lib.runtime import Portal
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+VERSION = "0.1.0"
+
+
+class DatabaseUnavailable(PortalError):
+    status_code = 503
+    code = "database_unavailable"
+
+
+@endpoint(ANYONE, summary="200 when the database answers")
+async def health(call: Call[None]) -> Response:
+    try:
+        await call.session.execute(text("SELECT 1"))
+    except Exception:
+        raise DatabaseUnavailable("The database does not answer.") from None
+    return JSONResponse({"status": "ok"})
+
+
+async def openapi(request: Request) -> Response:
+    document = request.app.state.openapi
+    if document is None:
+        document = build_openapi(request.app.routes, title="Student Portal API", version=VERSION)
+        request.app.state.openapi = document
+    return JSONResponse(document)
+
+
+def build_app(
+    capabilities: Mapping[str, Sequence[BaseRoute]],
+    *,
+    settings: Settings | None = None,
+    portal: Portal | None = None,
+    standalone: bool = False,
+    serve_static: bool | None = None,
+) -> Starlette:
+    """Mount each capability at /api/<name>. A standalone capability also answers
+    at its own paths, as it does behind an API Gateway route of its own."""
+    if portal is None:
+        portal = Portal.build(settings or Settings.from_env())
+    portal.load_user = load_active_user
+    settings = portal.settings
+
+    routes: list[BaseRoute] = [
+        Route("/api/health", health, methods=["GET"]),
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+    ]
+    for name, capability_routes in capabilities.items():
+        routes.append(Mount(f"/api/{name}", routes=list(capability_routes)))
+    if standalone:
+        for capability_routes in capabilities.values():
+            routes.extend(capability_routes)
+    if serve_static if serve_static is not None else settings.serve_static:
+        routes.append(Mount("/", app=StaticFiles(directory=STATIC_DIR, html=True), name="static"))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await portal.dispose()
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(RequestContextMiddleware, production=settings.is_production),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=[settings.site_origin],
+                allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                allow_credentials=True,
+                max_age=600,
+            ),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        lifespan=lifespan,
+    )
+    app.state.portal = portal
+    app.state.openapi = None
+    return app

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from functions.auth.models import RefreshToken, User
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, user_id: str) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def any_exist(self) -> bool:
+        return (await self.session.execute(select(User.id).limit(1))).first() is not None
+
+    async def by_login(self, login: str) -> User | None:
+        key = login.strip().lower()
+        result = await self.session.execute(
+            select(User).where(or_(User.username == key, User.email_key == key)).limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def username_taken(self, username: str, *, except_id: str | None = None) -> bool:
+        query = select(User.id).where(User.username == username)
+        if except_id:
+            query = query.where(User.id != except_id)
+        return (await self.session.execute(query.limit(1))).first() is not None
+
+    async def email_taken(self, email_key: str, *, except_id: str | None = None) -> bool:
+        query = select(User.id).where(User.email_key == email_key)
+        if except_id:
+            query = query.where(User.id != except_id)
+        return (await self.session.execute(query.limit(1))).first() is not None
+
+    async def add(self, user: User) -> User:
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def search(
+        self,
+        *,
+        text: str | None,
+        role: str | None,
+        active: bool | None,
+        after_username: str | None,
+        limit: int,
+    ) -> Sequence[User]:
+        query = select(User)
+        if text:
+            pattern = "%" + _escape_like(text.lower()) + "%"
+            query = query.where(
+                or_(
+                    User.username.like(pattern, escape="\\"),
+                    User.email_key.like(pattern, escape="\\"),
+                    User.full_name.ilike(pattern, escape="\\"),
+                )
+            )
+        if role:
+            query = query.where(User.role == role)
+        if active is not None:
+            query = query.where(User.is_active.is_(active))
+        if after_username:
+            query = query.where(User.username > after_username)
+        query = query.order_by(User.username).limit(limit)
+        return (await self.session.execute(query)).scalars().all()
+
+
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: RefreshToken) -> None:
+        self.session.add(token)
+        await self.session.flush()
+
+    async def by_digest(self, digest: str) -> RefreshToken | None:
+        result = await self.session.execute(
+            select(RefreshToken).where(RefreshToken.token_digest == digest)
+        )
+        return result.scalar_one_or_none()
+
+    async def claim(self, token_id: str, *, now: datetime) -> bool:
+        """Mark a token used, only if nobody has used or revoked it yet."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == token_id,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+        return _rowcount(result) == 1
+
+    async def revoke_family(self, family_id: str, *, now: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_for_user(
+        self, user_id: str, *, now: datetime, keep_family: str | None = None
+    ) -> None:
+        query = update(RefreshToken).where(
+            RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
+        )
+        if keep_family:
+            query = query.where(RefreshToken.family_id != keep_family)
+        await self.session.execute(query.values(revoked_at=now))
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

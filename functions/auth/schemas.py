@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from functions.auth.models import User
+
+RoleName = Literal["student", "instructor", "admin"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RegisterIn(Body):
+    username: str
+    email: str
+    password: str
+    full_name: str
+
+
+class CreateUserIn(RegisterIn):
+    role: RoleName
+
+
+class LoginIn(Body):
+    login: str
+    password: str
+
+
+class UpdateMeIn(Body):
+    full_name: str | None = None
+    email: str | None = None
+
+
+class ChangePasswordIn(Body):
+    current_password: str
+    new_password: str
+
+
+class ChangeRoleIn(Body):
+    role: RoleName
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    email: str
+    full_name: str
+    role: RoleName
+    is_active: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            username=user.username,
+            email=user.email,
+            full_name=user.full_name,
+            role=user.role,
+            is_active=user.is_active,
+            created_at=user.created_at,
+        )
+
+
+class UserEnvelope(BaseModel):
+    user: UserOut
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
+    expires_in: int
+    user: UserOut

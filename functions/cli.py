@@ -1,0 +1,149 @@
+"""The `portal` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+
+from lib.config import Settings
+from lib.errors import ConfigurationError, PortalError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="portal", description="The Student Portal.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the API and the web app on one port")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=1)
+
+    commands.add_parser("migrate", help="bring the database schema up to date")
+
+    admin = commands.add_parser("create-admin", help="create an administrator")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--full-name", default=None)
+
+    demo = commands.add_parser("demo", help="load demo data into an empty database")
+    demo.add_argument(
+        "--if-empty", action="store_true", help="do nothing (and succeed) when data exists"
+    )
+
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "serve":
+            return _serve(settings, host=args.host, port=args.port, workers=args.workers)
+        if args.command == "migrate":
+            return _migrate(settings)
+        if args.command == "create-admin":
+            return asyncio.run(_create_admin(settings, args.username, args.email, args.full_name))
+        if args.command == "demo":
+            return asyncio.run(_demo(settings, if_empty=args.if_empty))
+    except ConfigurationError as exc:
+        print(f"portal: configuration error: {exc}", file=sys.stderr)
+        return 2
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _migrate(settings: Settings) -> int:
+    from lib.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("portal: database schema is up to date")
+    return 0
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    from lib.db import is_sqlite
+    from lib.logs import log_config
+
+    if is_sqlite(settings.database_url) and not settings.is_production:
+        _migrate(settings)
+    uvicorn.run(
+        "functions.router:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        log_config=log_config(),
+        access_log=False,
+        server_header=False,
+    )
+    return 0
+
+
+async def _create_admin(
+    settings: Settings, username: str, email: str, full_name: str | None
+) -> int:
+    from functions.auth import service as auth
+    from lib.runtime import Portal
+    from lib.security import Role
+
+    password = os.environ.get("PORTAL_ADMIN_PASSWORD") or _prompt_password()
+    portal = Portal.build(settings)
+    try:
+        async with portal.transaction() as session:
+            user = await auth.create_user(
+                session,
+                portal,
+                auth.NewAccount(
+                    username=username,
+                    email=email,
+                    password=password,
+                    full_name=full_name or username,
+                    role=Role.ADMIN,
+                ),
+            )
+    except PortalError as exc:
+        details = "; ".join(f"{k} {v}" for k, v in exc.fields.items())
+        print(f"portal: {exc.message} {details}".strip(), file=sys.stderr)
+        return 1
+    finally:
+        await portal.dispose()
+    print(f"portal: administrator {user.username} created")
+    return 0
+
+
+def _prompt_password() -> str:
+    if not sys.stdin.isatty():
+        raise ConfigurationError("set PORTAL_ADMIN_PASSWORD or run create-admin in a terminal")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat the password: "):
+        raise ConfigurationError("the two passwords differ")
+    return first
+
+
+async def _demo(settings: Settings, *, if_empty: bool) -> int:
+    from functions import demo
+    from functions.auth import service as auth
+    from lib.runtime import Portal
+
+    if settings.is_production:
+        print("portal: demo data is never loaded in production", file=sys.stderr)
+        return 1
+    portal = Portal.build(settings)
+    try:
+        async with portal.transaction() as session:
+            if await auth.has_users(session):
+                print("portal: the database already has data; demo data not loaded")
+                return 0 if if_empty else 1
+            count = await demo.load(session, portal)
+    finally:
+        await portal.dispose()
+    print(f"portal: loaded {count} demo users (password: {demo.DEMO_PASSWORD})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,19 @@
+"""The thin router: every capability under /api/<name>, plus health, OpenAPI and
+the static web app at / when serving locally."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from functions.asgi import build_app
+from functions.auth.routes import routes as auth_routes
+from lib.config import Settings
+from lib.runtime import Portal
+
+CAPABILITIES = {
+    "auth": auth_routes,
+}
+
+
+def create_app(settings: Settings | None = None, *, portal: Portal | None = None) -> Starlette:
+    return build_app(CAPABILITIES, settings=settings, portal=portal)

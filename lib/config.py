@@ -1,0 +1,126 @@
+"""Configuration, read from the environment only."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lib.errors import ConfigurationError
+
+DEVELOPMENT_WEBHOOK_SECRET = "whsec_development_only"  # noqa: S105 - a public dev value
+_DEV_SECRET_FILE = ".portal-secret-key"  # noqa: S105 - a file name, not a secret
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    env: str = "development"
+    site_url: str = "http://localhost:8000"
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str = DEVELOPMENT_WEBHOOK_SECRET
+    stripe_api_base: str | None = None
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    mail_dir: Path = Path("var/mail")
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 64 * 1024
+    argon2_parallelism: int = 4
+    login_max_failures: int = 5
+    login_window_seconds: int = 15 * 60
+    max_body_bytes: int = 1024 * 1024
+    serve_static: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def site_origin(self) -> str:
+        return self.site_url.rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        mode = env.get("PORTAL_ENV", "development").strip() or "development"
+        if mode not in {"development", "production", "test"}:
+            raise ConfigurationError(
+                f"PORTAL_ENV must be development, production or test, not {mode!r}"
+            )
+        production = mode == "production"
+
+        secret_key = env.get("SECRET_KEY", "")
+        if not secret_key:
+            if production:
+                raise ConfigurationError("SECRET_KEY is required when PORTAL_ENV=production")
+            secret_key = _development_secret_key()
+        elif production and len(secret_key) < 32:
+            raise ConfigurationError("SECRET_KEY must be at least 32 characters in production")
+
+        webhook_secret = env.get("STRIPE_WEBHOOK_SECRET", "")
+        stripe_key = env.get("STRIPE_SECRET_KEY") or None
+        if production:
+            if not stripe_key:
+                raise ConfigurationError("STRIPE_SECRET_KEY is required when PORTAL_ENV=production")
+            if not webhook_secret:
+                raise ConfigurationError(
+                    "STRIPE_WEBHOOK_SECRET is required when PORTAL_ENV=production"
+                )
+            if not env.get("DATABASE_URL"):
+                raise ConfigurationError("DATABASE_URL is required when PORTAL_ENV=production")
+
+        return cls(
+            database_url=env.get("DATABASE_URL") or "sqlite:///portal.db",
+            secret_key=secret_key,
+            env=mode,
+            site_url=env.get("SITE_URL") or "http://localhost:8000",
+            stripe_secret_key=stripe_key,
+            stripe_webhook_secret=webhook_secret or DEVELOPMENT_WEBHOOK_SECRET,
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            smtp_url=env.get("SMTP_URL") or None,
+            mail_dir=Path(env.get("PORTAL_MAIL_DIR") or "var/mail"),
+            argon2_time_cost=_int(env, "PORTAL_ARGON2_TIME_COST", 3, minimum=1),
+            argon2_memory_cost=_int(env, "PORTAL_ARGON2_MEMORY_COST", 64 * 1024, minimum=8),
+            argon2_parallelism=_int(env, "PORTAL_ARGON2_PARALLELISM", 4, minimum=1),
+            serve_static=env.get("PORTAL_SERVE_STATIC", "1") not in {"0", "false", "no"},
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _development_secret_key() -> str:
+    # A stable key across restarts keeps development sessions alive; it never
+    # leaves the working folder and production refuses to start without one.
+    path = Path(_DEV_SECRET_FILE)
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip() or key
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

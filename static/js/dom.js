@@ -1,0 +1,253 @@
+// Small DOM helpers. Every piece of text goes in through text nodes, never as
+// HTML, so names and messages from the API cannot inject markup.
+
+// h("a", { href: "#/", class: "link", on: { click: fn } }, "text", childNode)
+export function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") element.className = value;
+    else if (key === "text") element.textContent = value;
+    else if (key === "on") {
+      for (const [event, handler] of Object.entries(value)) element.addEventListener(event, handler);
+    } else if (key === "dataset") Object.assign(element.dataset, value);
+    else if (key === "value") element.value = value;
+    else if (value === true) element.setAttribute(key, "");
+    else element.setAttribute(key, String(value));
+  }
+  append(element, children);
+  return element;
+}
+
+function append(parent, children) {
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    parent.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function clear(element) {
+  element.replaceChildren();
+}
+
+let uniqueCounter = 0;
+export function uniqueId(prefix) {
+  uniqueCounter += 1;
+  return `${prefix}-${uniqueCounter}`;
+}
+
+export function formatDate(value) {
+  if (!value) return "";
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  return date.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+
+// The page heading; it takes focus after navigation so screen readers start there.
+export function pageHeading(text, lead) {
+  return [
+    h("h1", { class: "page-title", tabindex: "-1" }, text),
+    lead ? h("p", { class: "page-lead" }, lead) : null,
+  ];
+}
+
+// One labelled form control with a hint and an error message linked through
+// aria-describedby. spec: {name, label, type, autocomplete, hint, required,
+// value, options: [{value, label}], check(value) -> hint unmet?}
+function buildField(formId, spec) {
+  const id = `${formId}-${spec.name}`;
+  const hintId = `${id}-hint`;
+  const errorId = `${id}-error`;
+  const attributes = {
+    id,
+    name: spec.name,
+    autocomplete: spec.autocomplete,
+    required: spec.required,
+    inputmode: spec.inputmode,
+    spellcheck: spec.spellcheck,
+    autocapitalize: spec.autocapitalize,
+  };
+  let control;
+  if (spec.options) {
+    control = h(
+      "select",
+      attributes,
+      spec.options.map((option) =>
+        h("option", { value: option.value, selected: option.value === spec.value }, option.label),
+      ),
+    );
+  } else {
+    control = h("input", { ...attributes, type: spec.type || "text", value: spec.value });
+  }
+  const hint = spec.hint ? h("p", { class: "field-hint", id: hintId }, spec.hint) : null;
+  const error = h("p", { class: "field-error", id: errorId, hidden: true });
+  const label = h("label", { for: id }, spec.label);
+  if (!spec.required && spec.optionalLabel !== false && !spec.options) {
+    label.append(" ", h("span", { class: "optional" }, "(optional)"));
+  }
+  const wrapper = h("div", { class: "field" }, label, control, hint, error);
+
+  const describe = (withError) => {
+    const ids = [hint ? hintId : null, withError ? errorId : null].filter(Boolean);
+    if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
+    else control.removeAttribute("aria-describedby");
+  };
+  describe(false);
+
+  if (spec.check && hint) {
+    // Client-side hints: the hint turns amber while the value does not fit.
+    const update = () => {
+      const unmet = control.value !== "" && !spec.check(control.value);
+      hint.classList.toggle("is-unmet", unmet);
+    };
+    control.addEventListener("input", update);
+    control.addEventListener("blur", update);
+  }
+
+  return {
+    name: spec.name,
+    wrapper,
+    control,
+    setError(message) {
+      error.textContent = message || "";
+      error.hidden = !message;
+      wrapper.classList.toggle("has-error", Boolean(message));
+      if (message) control.setAttribute("aria-invalid", "true");
+      else control.removeAttribute("aria-invalid");
+      describe(Boolean(message));
+    },
+  };
+}
+
+// A form with fields, a submit button and two live regions: role="alert" for
+// errors and role="status" for confirmations. onSubmit(values, form) may
+// throw an ApiError; its field messages are shown next to the fields.
+export function createForm({ id, fields, submitLabel, busyLabel, onSubmit, extraActions = [], className }) {
+  const formId = id || uniqueId("form");
+  const built = fields.map((spec) => buildField(formId, spec));
+  const byName = new Map(built.map((entry) => [entry.name, entry]));
+  const alert = h("div", { class: "form-alert", role: "alert" });
+  const status = h("div", { class: "form-status", role: "status" });
+  const submit = h("button", { type: "submit", class: "button button-primary" }, submitLabel);
+  const element = h(
+    "form",
+    { id: formId, class: className ? `form ${className}` : "form", novalidate: true },
+    alert,
+    built.map((entry) => entry.wrapper),
+    h("div", { class: "form-actions" }, submit, extraActions),
+    status,
+  );
+
+  const form = {
+    element,
+    field: (name) => byName.get(name),
+    values() {
+      const values = {};
+      for (const entry of built) {
+        values[entry.name] = entry.control.type === "password" ? entry.control.value : entry.control.value.trim();
+      }
+      return values;
+    },
+    clearMessages() {
+      alert.replaceChildren();
+      alert.classList.remove("is-visible");
+      status.replaceChildren();
+      status.classList.remove("is-visible");
+      for (const entry of built) entry.setError("");
+    },
+    showError(message) {
+      alert.textContent = message;
+      alert.classList.add("is-visible");
+    },
+    showStatus(message) {
+      status.textContent = message;
+      status.classList.add("is-visible");
+    },
+    // Field messages from the API go next to their fields; messages for
+    // fields this form does not show go into the form-level alert.
+    showFieldErrors(fieldErrors, message) {
+      const stray = [];
+      let first = null;
+      for (const [name, text] of Object.entries(fieldErrors || {})) {
+        const entry = byName.get(name);
+        if (entry) {
+          entry.setError(String(text));
+          first = first || entry;
+        } else {
+          stray.push(String(text));
+        }
+      }
+      const summary = [message, ...stray].filter(Boolean).join(" ");
+      if (summary) form.showError(summary);
+      if (first) first.control.focus();
+    },
+    setBusy(busy) {
+      submit.disabled = busy;
+      element.setAttribute("aria-busy", busy ? "true" : "false");
+      submit.textContent = busy ? busyLabel || submitLabel : submitLabel;
+    },
+    reset() {
+      element.reset();
+      for (const entry of built) entry.setError("");
+    },
+  };
+
+  element.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (submit.disabled) return;
+    form.clearMessages();
+    form.setBusy(true);
+    try {
+      await onSubmit(form.values(), form);
+    } catch (error) {
+      if (error && error.name === "AbortError") return;
+      if (error && error.fields && Object.keys(error.fields).length) {
+        form.showFieldErrors(error.fields, fieldSummary(error));
+      } else {
+        form.showError((error && error.message) || "Something went wrong. Please try again.");
+      }
+    } finally {
+      form.setBusy(false);
+    }
+  });
+
+  return form;
+}
+
+function fieldSummary(error) {
+  return error.code === "invalid" ? "Please correct the highlighted fields." : error.message;
+}
+
+// A modal confirmation built on <dialog>. Resolves with true when confirmed;
+// with a `body` callback the dialog can hold extra controls.
+export function confirmDialog({ title, message, confirmLabel = "Confirm", danger = false, body }) {
+  return new Promise((resolve) => {
+    const titleId = uniqueId("dialog-title");
+    const messageId = uniqueId("dialog-message");
+    const cancel = h("button", { type: "button", class: "button", value: "cancel" }, "Cancel");
+    const confirm = h(
+      "button",
+      { type: "submit", class: danger ? "button button-danger" : "button button-primary", value: "confirm" },
+      confirmLabel,
+    );
+    const extra = body ? body() : null;
+    const form = h(
+      "form",
+      { method: "dialog", class: "dialog-form" },
+      h("h2", { id: titleId, class: "dialog-title" }, title),
+      h("p", { id: messageId }, message),
+      extra,
+      h("div", { class: "form-actions" }, confirm, cancel),
+    );
+    const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId, "aria-describedby": messageId }, form);
+    cancel.addEventListener("click", () => dialog.close("cancel"));
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(dialog.returnValue === "confirm");
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    const firstControl = extra ? extra.querySelector("select, input") : null;
+    (firstControl || cancel).focus();
+  });
+}

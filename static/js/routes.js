@@ -1,0 +1,66 @@
+// The page registry. To add a page: write static/js/pages/<name>.js exporting
+// `title` and `render(container, context)`, then add one entry here.
+//
+//   path    "#/<path>"; a segment written ":name" is a parameter (context.params.name)
+//   access  "anyone" | "guest" (signed-out only) | "signed-in"
+//   roles   optional list of roles allowed in (implies "signed-in")
+//   nav     optional label: the page appears in the main navigation, in this
+//           order, for everyone who may open it
+//   load    imports the page module on first visit
+export const routes = [
+  { path: "/", access: "anyone", nav: "Home", load: () => import("./pages/home.js") },
+  { path: "/profile", access: "signed-in", nav: "Profile", load: () => import("./pages/profile.js") },
+  {
+    path: "/admin/users",
+    access: "signed-in",
+    roles: ["admin"],
+    nav: "Users",
+    load: () => import("./pages/admin-users.js"),
+  },
+  { path: "/login", access: "guest", nav: "Sign in", load: () => import("./pages/login.js") },
+  { path: "/register", access: "guest", nav: "Create account", load: () => import("./pages/register.js") },
+];
+
+export const notFoundPage = () => import("./pages/not-found.js");
+export const forbiddenPage = () => import("./pages/forbidden.js");
+
+function compile(path) {
+  const names = [];
+  const pattern = path
+    .split("/")
+    .map((segment) => {
+      if (segment.startsWith(":")) {
+        names.push(segment.slice(1));
+        return "([^/]+)";
+      }
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    })
+    .join("/");
+  return { regex: new RegExp(`^${pattern}/?$`), names };
+}
+
+const compiled = routes.map((route) => ({ route, ...compile(route.path) }));
+
+export function matchRoute(path) {
+  for (const { route, regex, names } of compiled) {
+    const found = regex.exec(path);
+    if (found) {
+      const params = {};
+      names.forEach((name, index) => {
+        params[name] = decodeURIComponent(found[index + 1]);
+      });
+      return { route, params };
+    }
+  }
+  return null;
+}
+
+// "allowed" | "sign-in" (must sign in first) | "signed-in" (guest-only page) | "forbidden"
+export function checkAccess(route, user) {
+  if (route.access === "guest") return user ? "signed-in" : "allowed";
+  if (route.access === "signed-in" || route.roles) {
+    if (!user) return "sign-in";
+    if (route.roles && !route.roles.includes(user.role)) return "forbidden";
+  }
+  return "allowed";
+}
