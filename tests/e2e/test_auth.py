@@ -106,7 +106,10 @@ def test_an_expired_access_token_is_refreshed_and_the_call_retried(page: Page) -
             route.continue_()
 
     page.route("**/api/auth/me", refuse_once)
-    with page.expect_response("**/api/auth/refresh") as refresh_info:
+    with (
+        page.expect_response("**/api/auth/refresh") as refresh_info,
+        page.expect_response(lambda r: r.url.endswith("/api/auth/me") and r.status == 200),
+    ):
         page.get_by_role("link", name="Profile").click()
     assert refresh_info.value.status == 200
     expect(page.get_by_test_id("profile-username")).to_have_text(username)
@@ -144,7 +147,7 @@ def test_profile_edits_details_and_changes_password(page: Page) -> None:
 
     passwords = page.locator("#password-form")
     passwords.get_by_label("Current password").fill("not-my-password")
-    passwords.get_by_label("New password").fill("another-long-passphrase")
+    passwords.get_by_label("New password", exact=True).fill("another-long-passphrase")
     passwords.get_by_label("Repeat the new password").fill("another-long-passphrase")
     with page.expect_response("**/api/auth/me/password") as wrong_info:
         passwords.get_by_role("button", name="Change password").click()
@@ -154,7 +157,7 @@ def test_profile_edits_details_and_changes_password(page: Page) -> None:
     )
 
     passwords.get_by_label("Current password").fill(USER_PASSWORD)
-    passwords.get_by_label("New password").fill("another-long-passphrase")
+    passwords.get_by_label("New password", exact=True).fill("another-long-passphrase")
     passwords.get_by_label("Repeat the new password").fill("another-long-passphrase")
     passwords.get_by_role("button", name="Change password").click()
     expect(passwords.get_by_role("status")).to_have_text("Your password has been changed.")
