@@ -169,6 +169,22 @@ async def _authenticate(
         if access.public:
             return None
         raise NotAuthenticated()
+    if access.public:
+        # A stale token must not lock anyone out of sign-in or refresh. The
+        # caller is read in a session of its own so that the request's session
+        # has not begun (on SQLite: taken the write lock) before the handler runs.
+        try:
+            async with portal.read_sessions() as reader:
+                return await _user_from_header(header, portal, reader)
+        except NotAuthenticated:
+            return None
+    user = await _user_from_header(header, portal, session)
+    if user.role not in access.roles:
+        raise Forbidden()
+    return user
+
+
+async def _user_from_header(header: str, portal: Portal, session: AsyncSession) -> CurrentUser:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("Use an `Authorization: Bearer <token>` header.")
@@ -180,8 +196,6 @@ async def _authenticate(
     user = await portal.load_user(session, claims.user_id)
     if user is None:
         raise NotAuthenticated("This account is no longer active.")
-    if not access.public and user.role not in access.roles:
-        raise Forbidden()
     return user
 
 

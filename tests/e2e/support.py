@@ -8,7 +8,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 ADMIN_USERNAME = "admin"
-ADMIN_EMAIL = "admin@example.test"
+ADMIN_EMAIL = "admin@example.com"  # TEMP
 ADMIN_PASSWORD = "e2e-admin-password-0123"
 USER_PASSWORD = "a-long-enough-passphrase"
 
