@@ -10,7 +10,6 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -47,11 +46,14 @@ async def health(call: Call[None]) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def openapi(request: Request) -> Response:
-    document = request.app.state.openapi
+@endpoint(ANYONE, summary="This OpenAPI document")
+async def openapi(call: Call[None]) -> Response:
+    # An endpoint like any other, so that every /api route declares who may call it.
+    app = call.request.app
+    document = app.state.openapi
     if document is None:
-        document = build_openapi(request.app.routes, title="Student Portal API", version=VERSION)
-        request.app.state.openapi = document
+        document = build_openapi(app.routes, title="Student Portal API", version=VERSION)
+        app.state.openapi = document
     return JSONResponse(document)
 
 
@@ -64,7 +66,9 @@ def build_app(
     serve_static: bool | None = None,
 ) -> Starlette:
     """Mount each capability at /api/<name>. A standalone capability also answers
-    at its own paths, as it does behind an API Gateway route of its own."""
+    at its own paths, as it does behind an API Gateway route of its own: at
+    /<name>/... (a gateway route such as `/auth/{proxy+}`) and at the root (a
+    gateway or custom domain that strips that prefix)."""
     if portal is None:
         portal = Portal.build(settings or Settings.from_env())
     portal.load_user = load_active_user
@@ -77,7 +81,8 @@ def build_app(
     for name, capability_routes in capabilities.items():
         routes.append(Mount(f"/api/{name}", routes=list(capability_routes)))
     if standalone:
-        for capability_routes in capabilities.values():
+        for name, capability_routes in capabilities.items():
+            routes.append(Mount(f"/{name}", routes=list(capability_routes)))
             routes.extend(capability_routes)
     if serve_static if serve_static is not None else settings.serve_static:
         routes.append(Mount("/", app=StaticFiles(directory=STATIC_DIR, html=True), name="static"))
@@ -97,6 +102,7 @@ def build_app(
                 allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
                 allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
                 allow_credentials=True,
+                expose_headers=["Retry-After", "X-Request-ID"],
                 max_age=600,
             ),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),

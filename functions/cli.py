@@ -106,8 +106,9 @@ async def _create_admin(
                 ),
             )
     except PortalError as exc:
-        details = "; ".join(f"{k} {v}" for k, v in exc.fields.items())
-        print(f"portal: {exc.message} {details}".strip(), file=sys.stderr)
+        print(f"portal: {exc.message}", file=sys.stderr)
+        for name, problem in exc.fields.items():
+            print(f"  {name}: {problem}", file=sys.stderr)
         return 1
     finally:
         await portal.dispose()

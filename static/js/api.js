@@ -97,10 +97,11 @@ export function refreshSession() {
     refreshInFlight = (async () => {
       try {
         const response = await send("POST", "/api/auth/refresh", { auth: false });
-        if (!response.ok) {
+        if (response.status === 401 || response.status === 403) {
           setSession(null, null);
           return false;
         }
+        if (!response.ok) return false; // a server hiccup is not a sign-out
         const data = await readBody(response);
         setSession(data.access_token, data.user);
         return true;

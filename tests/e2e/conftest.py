@@ -18,10 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    APIRequestContext,
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
-
-from tests.e2e.support import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.e2e.support import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_USERNAME, PageFactory
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -179,7 +186,7 @@ class PageProblems:
 
 
 @pytest.fixture
-def page_factory(browser: Browser, server: Server) -> Iterator[Any]:
+def page_factory(browser: Browser, server: Server) -> Iterator[PageFactory]:
     contexts = []
     problems = PageProblems()
 
@@ -198,5 +205,22 @@ def page_factory(browser: Browser, server: Server) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(page_factory: Any) -> Page:
+def page(page_factory: PageFactory) -> Page:
     return page_factory()
+
+
+@pytest.fixture
+def admin_api(playwright_instance: Playwright, server: Server) -> Iterator[APIRequestContext]:
+    """An API client signed in as the administrator, apart from any browser page."""
+    anonymous = playwright_instance.request.new_context(base_url=server.base_url)
+    signed_in = anonymous.post(
+        "/api/auth/login", data={"login": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
+    )
+    assert signed_in.ok, signed_in.text()
+    token = signed_in.json()["access_token"]
+    anonymous.dispose()
+    context = playwright_instance.request.new_context(
+        base_url=server.base_url, extra_http_headers={"Authorization": f"Bearer {token}"}
+    )
+    yield context
+    context.dispose()

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from playwright.sync_api import Page, expect
 
 ADMIN_USERNAME = "admin"
-ADMIN_EMAIL = "admin@example.com"  # TEMP
+ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "e2e-admin-password-0123"
 USER_PASSWORD = "a-long-enough-passphrase"
+
+
+class PageFactory(Protocol):
+    """Opens a page in a new browser context (its own cookies)."""
+
+    def __call__(self, **context_options: Any) -> Page: ...
 
 
 def unique_username(prefix: str) -> str:
@@ -25,7 +31,9 @@ def sign_in(page: Page, login: str, password: str) -> None:
     expect(page.get_by_test_id("current-username")).to_have_count(1)
 
 
-def register(page: Page, username: str, *, password: str = USER_PASSWORD, full_name: str = "Ada Lovelace") -> None:
+def register(
+    page: Page, username: str, *, password: str = USER_PASSWORD, full_name: str = "Ada Lovelace"
+) -> None:
     page.goto("/#/register")
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Full name").fill(full_name)

@@ -26,7 +26,9 @@ def test_sign_up_sign_out_sign_in_and_reload_keeps_the_session(page: Page) -> No
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     expect(page.get_by_text("You have signed out.")).to_be_visible()
     expect(page.get_by_test_id("current-username")).to_have_count(0)
-    expect(page.get_by_role("link", name="Profile")).to_have_count(0)
+    expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Profile")
+    ).to_have_count(0)
 
     # WHEN they sign in again with their e-mail THEN they are signed in
     sign_in(page, f"{username}@example.com", USER_PASSWORD)
@@ -35,7 +37,7 @@ def test_sign_up_sign_out_sign_in_and_reload_keeps_the_session(page: Page) -> No
     # WHEN they reload THEN the refresh cookie keeps them signed in
     page.reload()
     expect(page.get_by_test_id("current-username")).to_have_text(username)
-    page.get_by_role("link", name="Profile").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Profile").click()
     expect(page.get_by_test_id("profile-username")).to_have_text(username)
     expect(page.get_by_test_id("profile-role")).to_have_text("Student")
 
@@ -53,7 +55,9 @@ def test_sign_up_with_a_bad_password_shows_the_api_message_next_to_the_field(pag
     error = page.locator("#register-form-password-error")
     expect(error).to_have_text(api_message)
     expect(password).to_have_attribute("aria-invalid", "true")
-    expect(password).to_have_attribute("aria-describedby", "register-form-password-hint register-form-password-error")
+    expect(password).to_have_attribute(
+        "aria-describedby", "register-form-password-hint register-form-password-error"
+    )
     expect(page.get_by_role("alert")).to_have_text("Please correct the highlighted fields.")
     expect(page.get_by_test_id("current-username")).to_have_count(0)
 
@@ -76,7 +80,9 @@ def test_throttled_sign_in_says_when_to_try_again(page: Page) -> None:
         route.fulfill(
             status=429,
             headers={"Retry-After": "299", "Content-Type": "application/json"},
-            body=json.dumps({"error": {"code": "too_many_attempts", "message": "Too many attempts."}}),
+            body=json.dumps(
+                {"error": {"code": "too_many_attempts", "message": "Too many attempts."}}
+            ),
         )
 
     page.route("**/api/auth/login", throttled)
@@ -92,7 +98,7 @@ def test_an_expired_access_token_is_refreshed_and_the_call_retried(page: Page) -
     register(page, username)
     expect(page.get_by_test_id("current-username")).to_have_text(username)
 
-    refused = []
+    refused: list[str] = []
 
     def refuse_once(route: Route) -> None:
         if not refused:
@@ -100,7 +106,9 @@ def test_an_expired_access_token_is_refreshed_and_the_call_retried(page: Page) -
             route.fulfill(
                 status=401,
                 headers={"Content-Type": "application/json"},
-                body=json.dumps({"error": {"code": "not_authenticated", "message": "Token expired."}}),
+                body=json.dumps(
+                    {"error": {"code": "not_authenticated", "message": "Token expired."}}
+                ),
             )
         else:
             route.continue_()
@@ -110,7 +118,7 @@ def test_an_expired_access_token_is_refreshed_and_the_call_retried(page: Page) -
         page.expect_response("**/api/auth/refresh") as refresh_info,
         page.expect_response(lambda r: r.url.endswith("/api/auth/me") and r.status == 200),
     ):
-        page.get_by_role("link", name="Profile").click()
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Profile").click()
     assert refresh_info.value.status == 200
     expect(page.get_by_test_id("profile-username")).to_have_text(username)
     expect(page.get_by_role("heading", level=1)).to_have_text("Your profile")

@@ -1,0 +1,94 @@
+"""axe-core finds no serious or critical problem on the main pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from tests.e2e.support import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    PageFactory,
+    format_violations,
+    sign_in,
+)
+
+pytestmark = pytest.mark.e2e
+
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+def blocking_violations(page: Page) -> list[dict[str, Any]]:
+    results = Axe().run(page)
+    return [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
+
+
+def assert_accessible(page: Page) -> None:
+    violations = blocking_violations(page)
+    assert violations == [], format_violations(violations)
+
+
+def test_sign_in_and_sign_up_pages_are_accessible(page: Page) -> None:
+    page.goto("/#/login")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    assert_accessible(page)
+
+    # With errors shown, too.
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_text("Enter your password.")).to_be_visible()
+    assert_accessible(page)
+
+    page.goto("/#/register")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create account")
+    assert_accessible(page)
+    with page.expect_response("**/api/auth/register"):
+        page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("alert")).not_to_be_empty()
+    assert_accessible(page)
+
+
+def test_profile_and_admin_users_pages_are_accessible(page: Page) -> None:
+    sign_in(page, ADMIN_USERNAME, ADMIN_PASSWORD)
+    assert_accessible(page)
+
+    page.goto("/#/profile")
+    expect(page.get_by_test_id("profile-username")).to_have_text(ADMIN_USERNAME)
+    assert_accessible(page)
+
+    page.goto("/#/admin/users")
+    expect(page.locator("tbody tr").first).to_be_visible()
+    page.get_by_text("Create a user").click()
+    expect(page.locator("#create-user-form")).to_be_visible()
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_small_screen_pages_are_accessible_in_both_colour_schemes(
+    page_factory: PageFactory, color_scheme: str
+) -> None:
+    page = page_factory(viewport={"width": 360, "height": 740}, color_scheme=color_scheme)
+    page.goto("/#/register")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create account")
+    page.get_by_label("Password", exact=True).fill("short")
+    with page.expect_response("**/api/auth/register"):
+        page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("alert")).not_to_be_empty()
+    page.get_by_role("button", name="Menu").click()
+    assert_accessible(page)
+
+
+def test_the_skip_link_moves_keyboard_focus_to_the_page(page: Page) -> None:
+    page.goto("/#/login")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.keyboard.press("Tab")
+    skip_link = page.get_by_role("link", name="Skip to main content")
+    expect(skip_link).to_be_focused()
+    expect(skip_link).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_be_focused()
+    assert page.evaluate("location.hash") == "#/login"
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Username or e-mail")).to_be_focused()

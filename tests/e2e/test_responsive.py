@@ -1,0 +1,73 @@
+"""The app on a 360 px wide phone."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.support import ADMIN_PASSWORD, ADMIN_USERNAME, PageFactory, sign_in
+
+pytestmark = pytest.mark.e2e
+
+PHONE = {"width": 360, "height": 740}
+
+
+def assert_no_horizontal_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width}px wide"
+
+
+@pytest.fixture
+def phone(page_factory: PageFactory) -> Page:
+    return page_factory(viewport=PHONE, has_touch=True, is_mobile=True)
+
+
+def test_the_menu_button_opens_and_closes_the_navigation(phone: Page) -> None:
+    phone.goto("/#/")
+    menu = phone.get_by_role("button", name="Menu")
+    sign_in_link = phone.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in")
+
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(sign_in_link).to_be_hidden()
+    assert_no_horizontal_scroll(phone)
+
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(sign_in_link).to_be_visible()
+    assert_no_horizontal_scroll(phone)
+
+    # Escape closes the menu and returns focus to the button.
+    phone.keyboard.press("Escape")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(menu).to_be_focused()
+
+    # Following a link closes the menu too.
+    menu.click()
+    sign_in_link.click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Sign in")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    assert_no_horizontal_scroll(phone)
+
+
+def test_no_page_scrolls_sideways_on_a_phone(phone: Page) -> None:
+    phone.goto("/#/register")
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Create account")
+    assert_no_horizontal_scroll(phone)
+
+    sign_in(phone, ADMIN_USERNAME, ADMIN_PASSWORD)
+    assert_no_horizontal_scroll(phone)
+    menu = phone.get_by_role("button", name="Menu")
+    menu.click()
+    expect(phone.get_by_test_id("current-username")).to_have_text(ADMIN_USERNAME)
+    phone.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Users")
+    expect(phone.locator("tbody tr").first).to_be_visible()
+    assert_no_horizontal_scroll(phone)
+
+    phone.get_by_text("Create a user").click()
+    expect(phone.locator("#create-user-form")).to_be_visible()
+    assert_no_horizontal_scroll(phone)
+
+    phone.goto("/#/profile")
+    expect(phone.get_by_test_id("profile-username")).to_have_text(ADMIN_USERNAME)
+    assert_no_horizontal_scroll(phone)
