@@ -7,11 +7,13 @@ from starlette.applications import Starlette
 
 from functions.asgi import build_app
 from functions.auth.routes import routes as auth_routes
+from functions.catalog.routes import routes as catalog_routes
 from lib.config import Settings
 from lib.runtime import Portal
 
 CAPABILITIES = {
     "auth": auth_routes,
+    "catalog": catalog_routes,
 }
 
 

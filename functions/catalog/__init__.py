@@ -1,0 +1,1 @@
+"""The course catalog, enrollments, seats and the waitlist."""

@@ -1,0 +1,374 @@
+"""Every query of the catalog. Seats move only through conditional updates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from functions.auth.models import User
+from functions.catalog.models import Course, CourseSession, Enrollment, EnrollmentStatus
+
+SORTS = {
+    "code": Course.code,
+    "title": Course.title,
+    "starts_on": Course.starts_on,
+    "price": Course.price_amount,
+}
+
+
+@dataclass(frozen=True)
+class CourseQuery:
+    text: str | None = None
+    instructor_id: str | None = None
+    status: str | None = None
+    weekday: int | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    include_archived: bool = False
+    sort: str = "code"
+    descending: bool = False
+    after: tuple[Any, str] | None = None
+    limit: int = 20
+
+
+def open_for_enrollment(today: date) -> ColumnElement[bool]:
+    return and_(
+        Course.archived_at.is_(None),
+        Course.enrollment_opens_on <= today,
+        Course.enrollment_closes_on >= today,
+    )
+
+
+def status_condition(status: str, today: date) -> ColumnElement[bool]:
+    accepting = open_for_enrollment(today)
+    if status == "open":
+        return and_(accepting, Course.seats_taken < Course.capacity)
+    if status == "full":
+        return and_(accepting, Course.seats_taken >= Course.capacity)
+    return ~accepting
+
+
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class CourseRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, course_id: str, *, for_update: bool = False) -> Course | None:
+        query = select(Course).where(Course.id == course_id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def get_many(self, course_ids: Sequence[str]) -> list[Course]:
+        if not course_ids:
+            return []
+        result = await self.session.execute(select(Course).where(Course.id.in_(course_ids)))
+        return list(result.scalars().all())
+
+    async def code_taken(self, code: str, *, except_id: str | None = None) -> bool:
+        query = select(Course.id).where(Course.code == code)
+        if except_id:
+            query = query.where(Course.id != except_id)
+        return (await self.session.execute(query.limit(1))).first() is not None
+
+    async def add(self, course: Course) -> Course:
+        self.session.add(course)
+        await self.session.flush()
+        return course
+
+    async def instructor_names(self, user_ids: Sequence[str]) -> dict[str, str]:
+        if not user_ids:
+            return {}
+        result = await self.session.execute(
+            select(User.id, User.full_name).where(User.id.in_(set(user_ids)))
+        )
+        return {row.id: row.full_name for row in result}
+
+    async def search(self, query: CourseQuery, *, today: date) -> list[Course]:
+        statement = select(Course)
+        if not query.include_archived:
+            statement = statement.where(Course.archived_at.is_(None))
+        if query.text:
+            pattern = "%" + _escape_like(query.text.lower()) + "%"
+            names = select(User.id).where(
+                User.id == Course.instructor_id,
+                func.lower(User.full_name).like(pattern, escape="\\"),
+            )
+            statement = statement.where(
+                or_(Course.search_text.like(pattern, escape="\\"), exists(names))
+            )
+        if query.instructor_id:
+            statement = statement.where(Course.instructor_id == query.instructor_id)
+        if query.status:
+            statement = statement.where(status_condition(query.status, today))
+        if query.weekday is not None:
+            statement = statement.where(
+                exists(
+                    select(CourseSession.id).where(
+                        CourseSession.course_id == Course.id,
+                        CourseSession.weekday == query.weekday,
+                    )
+                )
+            )
+        if query.min_price is not None:
+            statement = statement.where(Course.price_amount >= query.min_price)
+        if query.max_price is not None:
+            statement = statement.where(Course.price_amount <= query.max_price)
+        column = SORTS[query.sort]
+        if query.after is not None:
+            value, last_id = query.after
+            if query.descending:
+                statement = statement.where(
+                    or_(column < value, and_(column == value, Course.id < last_id))
+                )
+            else:
+                statement = statement.where(
+                    or_(column > value, and_(column == value, Course.id > last_id))
+                )
+        order = (column.desc(), Course.id.desc()) if query.descending else (column, Course.id)
+        statement = statement.order_by(*order).limit(query.limit)
+        return list((await self.session.execute(statement)).scalars().all())
+
+    async def take_seat(self, course_id: str, *, today: date) -> bool:
+        """One seat, only if one is free and the course takes enrollments today."""
+        result = await self.session.execute(
+            update(Course)
+            .where(
+                Course.id == course_id,
+                Course.seats_taken < Course.capacity,
+                open_for_enrollment(today),
+            )
+            .values(seats_taken=Course.seats_taken + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def take_seat_for_promotion(self, course_id: str, *, today: date) -> bool:
+        """A seat for the waitlist: the course must be live and not yet started."""
+        result = await self.session.execute(
+            update(Course)
+            .where(
+                Course.id == course_id,
+                Course.seats_taken < Course.capacity,
+                Course.archived_at.is_(None),
+                Course.starts_on > today,
+            )
+            .values(seats_taken=Course.seats_taken + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def free_seat(self, course_id: str) -> None:
+        await self.session.execute(
+            update(Course)
+            .where(Course.id == course_id, Course.seats_taken > 0)
+            .values(seats_taken=Course.seats_taken - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def set_capacity(self, course_id: str, capacity: int) -> bool:
+        """Only if the seats already taken still fit."""
+        result = await self.session.execute(
+            update(Course)
+            .where(Course.id == course_id, Course.seats_taken <= capacity)
+            .values(capacity=capacity)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def next_waitlist_number(self, course_id: str) -> int:
+        result = await self.session.execute(
+            update(Course)
+            .where(Course.id == course_id)
+            .values(waitlist_counter=Course.waitlist_counter + 1)
+            .returning(Course.waitlist_counter)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.scalar_one())
+
+    async def refresh(self, course: Course) -> None:
+        await self.session.refresh(course)
+
+
+class EnrollmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, enrollment: Enrollment) -> Enrollment:
+        self.session.add(enrollment)
+        await self.session.flush()
+        return enrollment
+
+    async def get(self, enrollment_id: str) -> Enrollment | None:
+        return await self.session.get(Enrollment, enrollment_id, populate_existing=True)
+
+    async def live(self, *, student_id: str, course_id: str) -> Enrollment | None:
+        result = await self.session.execute(
+            select(Enrollment).where(
+                Enrollment.student_id == student_id,
+                Enrollment.course_id == course_id,
+                Enrollment.status.in_(
+                    [
+                        EnrollmentStatus.PENDING_PAYMENT,
+                        EnrollmentStatus.ACTIVE,
+                        EnrollmentStatus.WAITLISTED,
+                    ]
+                ),
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def latest_for(
+        self, *, student_id: str, course_ids: Sequence[str]
+    ) -> dict[str, Enrollment]:
+        """The newest enrollment of the student in each of the courses."""
+        if not course_ids:
+            return {}
+        result = await self.session.execute(
+            select(Enrollment)
+            .where(Enrollment.student_id == student_id, Enrollment.course_id.in_(course_ids))
+            .order_by(Enrollment.created_at, Enrollment.id)
+        )
+        latest: dict[str, Enrollment] = {}
+        for enrollment in result.scalars():
+            current = latest.get(enrollment.course_id)
+            if current is None or _liveness(enrollment) >= _liveness(current):
+                latest[enrollment.course_id] = enrollment
+        return latest
+
+    async def for_student(
+        self, student_id: str, *, after: tuple[str, str] | None, limit: int
+    ) -> list[Enrollment]:
+        query = select(Enrollment).where(Enrollment.student_id == student_id)
+        if after:
+            created, last_id = after
+            stamp = datetime.fromisoformat(created)
+            query = query.where(
+                or_(
+                    Enrollment.created_at < stamp,
+                    and_(Enrollment.created_at == stamp, Enrollment.id < last_id),
+                )
+            )
+        query = query.order_by(Enrollment.created_at.desc(), Enrollment.id.desc()).limit(limit)
+        return list((await self.session.execute(query)).scalars().all())
+
+    async def roster(
+        self,
+        course_id: str,
+        *,
+        statuses: Sequence[str],
+        after: str | None,
+        limit: int | None,
+    ) -> list[tuple[Enrollment, User]]:
+        query = (
+            select(Enrollment, User)
+            .join(User, User.id == Enrollment.student_id)
+            .where(Enrollment.course_id == course_id, Enrollment.status.in_(statuses))
+        )
+        if after:
+            query = query.where(User.username > after)
+        query = query.order_by(User.username)
+        if limit is not None:
+            query = query.limit(limit)
+        result = await self.session.execute(query)
+        return [(row[0], row[1]) for row in result.all()]
+
+    async def waitlisted(self, course_id: str, *, limit: int) -> list[Enrollment]:
+        result = await self.session.execute(
+            select(Enrollment)
+            .where(
+                Enrollment.course_id == course_id,
+                Enrollment.status == EnrollmentStatus.WAITLISTED,
+            )
+            .order_by(Enrollment.queue_number)
+            .limit(limit)
+        )
+        return list(result.scalars().all())
+
+    async def position(self, enrollment: Enrollment) -> int:
+        result = await self.session.execute(
+            select(func.count()).where(
+                Enrollment.course_id == enrollment.course_id,
+                Enrollment.status == EnrollmentStatus.WAITLISTED,
+                Enrollment.queue_number < (enrollment.queue_number or 0),
+            )
+        )
+        return int(result.scalar_one()) + 1
+
+    async def waitlist_length(self, course_id: str) -> int:
+        result = await self.session.execute(
+            select(func.count()).where(
+                Enrollment.course_id == course_id,
+                Enrollment.status == EnrollmentStatus.WAITLISTED,
+            )
+        )
+        return int(result.scalar_one())
+
+    async def move(
+        self,
+        enrollment_id: str,
+        *,
+        from_statuses: Sequence[str],
+        to_status: str,
+        now: datetime,
+        due_at: datetime | None = None,
+        keep_due: bool = False,
+    ) -> bool:
+        """Change status only from one of the expected ones: the loser of a race
+        sees False and leaves the enrollment alone."""
+        values: dict[str, Any] = {"status": to_status, "updated_at": now}
+        if not keep_due:
+            values["due_at"] = due_at
+        result = await self.session.execute(
+            update(Enrollment)
+            .where(Enrollment.id == enrollment_id, Enrollment.status.in_(from_statuses))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def expired_holds(self, *, now: datetime, limit: int) -> list[Enrollment]:
+        result = await self.session.execute(
+            select(Enrollment)
+            .where(
+                Enrollment.status == EnrollmentStatus.PENDING_PAYMENT,
+                Enrollment.due_at.is_not(None),
+                Enrollment.due_at <= now,
+            )
+            .order_by(Enrollment.due_at)
+            .limit(limit)
+        )
+        return list(result.scalars().all())
+
+    async def count_seated(self, course_id: str) -> int:
+        result = await self.session.execute(
+            select(func.count()).where(
+                Enrollment.course_id == course_id,
+                Enrollment.status.in_(
+                    [
+                        EnrollmentStatus.PENDING_PAYMENT,
+                        EnrollmentStatus.ACTIVE,
+                        EnrollmentStatus.COMPLETED,
+                    ]
+                ),
+            )
+        )
+        return int(result.scalar_one())
+
+
+def _liveness(enrollment: Enrollment) -> int:
+    return 1 if enrollment.status in {"pending_payment", "active", "waitlisted", "completed"} else 0

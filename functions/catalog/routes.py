@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+import csv
+import io
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from functions.catalog import seats, service
+from functions.catalog.schemas import (
+    CourseEnvelope,
+    CourseIn,
+    CoursePage,
+    CoursePatch,
+    EnrollmentEnvelope,
+    EnrollmentPage,
+    MoneyIn,
+    RosterEntryOut,
+    RosterPage,
+    ScheduleIn,
+    StudentOut,
+    course_out,
+    enrollment_out,
+)
+from lib.http import ANYONE, SIGNED_IN, Call, endpoint, only
+from lib.pagination import parse_limit
+from lib.security import Role
+
+COURSE_QUERY = [
+    "q", "instructor", "status", "weekday", "min_price", "max_price", "sort", "cursor", "limit",
+    "include_archived",
+]  # fmt: skip
+
+
+def _spec(body: CourseIn | CoursePatch) -> service.CourseSpec:
+    schedule: ScheduleIn | None = body.schedule
+    price: MoneyIn | None = body.price
+    return service.CourseSpec(
+        code=body.code,
+        title=body.title,
+        description=body.description,
+        instructor_id=body.instructor_id,
+        starts_on=schedule.starts_on if schedule else None,
+        ends_on=schedule.ends_on if schedule else None,
+        sessions=[
+            service.SessionSpec(s.weekday, s.start_time, s.end_time, s.location)
+            for s in schedule.sessions
+        ]
+        if schedule
+        else None,
+        capacity=body.capacity,
+        price_amount=price.amount if price else None,
+        currency=price.currency if price else None,
+        payment_due_days=body.payment_due_days,
+        enrollment_opens_on=body.enrollment_opens_on,
+        enrollment_closes_on=body.enrollment_closes_on,
+    )
+
+
+@endpoint(
+    ANYONE,
+    response=CoursePage,
+    query=COURSE_QUERY,
+    errors=[422],
+    summary="Search and filter the catalog",
+)
+async def list_courses(call: Call[None]) -> CoursePage:
+    views, next_cursor = await service.list_courses(
+        call.session,
+        service.CourseFilter(
+            text=call.query("q"), instructor_id=call.query("instructor"),
+            status=call.query("status"), weekday=call.query("weekday"),
+            min_price=call.query("min_price"), max_price=call.query("max_price"),
+            sort=call.query("sort"), cursor=call.query("cursor"),
+            limit=parse_limit(call.query("limit")),
+            include_archived=call.query("include_archived") in {"1", "true"},
+        ),
+        viewer=call.user, now=call.now,
+    )  # fmt: skip
+    return CoursePage(items=[course_out(v) for v in views], next_cursor=next_cursor)
+
+
+@endpoint(ANYONE, response=CourseEnvelope, errors=[404], summary="One course")
+async def get_course(call: Call[None]) -> CourseEnvelope:
+    view = await service.get_course(call.session, call.path("id"), viewer=call.user, now=call.now)
+    return CourseEnvelope(course=course_out(view))
+
+
+@endpoint(
+    only(Role.ADMIN),
+    body=CourseIn,
+    response=CourseEnvelope,
+    status=201,
+    errors=[409, 422],
+    summary="Create a course",
+)
+async def create_course(call: Call[CourseIn]) -> CourseEnvelope:
+    course = await service.create_course(call.session, _spec(call.body), now=call.now)
+    view = await service.get_course(call.session, course.id, viewer=call.user, now=call.now)
+    return CourseEnvelope(course=course_out(view))
+
+
+@endpoint(
+    only(Role.ADMIN),
+    body=CoursePatch,
+    response=CourseEnvelope,
+    errors=[404, 409, 422],
+    summary="Change a course (capacity never below the seats taken)",
+)
+async def update_course(call: Call[CoursePatch]) -> CourseEnvelope:
+    course = await service.update_course(
+        call.session, call.path("id"), _spec(call.body), now=call.now
+    )
+    view = await service.get_course(call.session, course.id, viewer=call.user, now=call.now)
+    return CourseEnvelope(course=course_out(view))
+
+
+@endpoint(
+    only(Role.ADMIN),
+    response=CourseEnvelope,
+    errors=[404],
+    summary="Archive a course: it leaves the catalog and keeps its history",
+)
+async def archive_course(call: Call[None]) -> CourseEnvelope:
+    course = await service.archive_course(call.session, call.path("id"), now=call.now)
+    view = await service.get_course(call.session, course.id, viewer=call.user, now=call.now)
+    return CourseEnvelope(course=course_out(view))
+
+
+@endpoint(
+    only(Role.STUDENT),
+    response=EnrollmentEnvelope,
+    status=201,
+    errors=[404, 409],
+    summary="Enroll in one course: free courses at once, others hold a seat until due",
+)
+async def enroll(call: Call[None]) -> EnrollmentEnvelope:
+    held = await seats.hold_seats(
+        call.session, student_id=call.me.id, course_ids=[call.path("id")], now=call.now
+    )
+    return EnrollmentEnvelope(enrollment=enrollment_out(held[0]))
+
+
+@endpoint(
+    only(Role.STUDENT),
+    response=EnrollmentEnvelope,
+    status=201,
+    errors=[404, 409],
+    summary="Join a full course's waitlist",
+)
+async def join_waitlist(call: Call[None]) -> EnrollmentEnvelope:
+    enrollment, position = await seats.join_waitlist(
+        call.session, student_id=call.me.id, course_id=call.path("id"), now=call.now
+    )
+    return EnrollmentEnvelope(enrollment=enrollment_out(enrollment, position=position))
+
+
+@endpoint(
+    only(Role.STUDENT),
+    response=EnrollmentEnvelope,
+    errors=[404],
+    summary="Leave a course's waitlist",
+)
+async def leave_waitlist(call: Call[None]) -> EnrollmentEnvelope:
+    enrollment = await seats.leave_waitlist(
+        call.session, student_id=call.me.id, course_id=call.path("id"), now=call.now
+    )
+    return EnrollmentEnvelope(enrollment=enrollment_out(enrollment))
+
+
+@endpoint(
+    SIGNED_IN,
+    response=EnrollmentPage,
+    query=["course_id", "cursor", "limit"],
+    errors=[403, 404, 422],
+    summary="My enrollments; a course's for its instructor or an administrator",
+)
+async def list_enrollments(call: Call[None]) -> EnrollmentPage:
+    limit = parse_limit(call.query("limit"))
+    if course_id := call.query("course_id"):
+        entries, next_cursor = await service.roster(
+            call.session, call.me, course_id, cursor=call.query("cursor"), limit=limit
+        )
+        items = [enrollment_out(e.enrollment, position=e.position) for e in entries]
+        return EnrollmentPage(items=items, next_cursor=next_cursor)
+    views, next_cursor = await service.my_enrollments(
+        call.session, call.me, cursor=call.query("cursor"), limit=limit, now=call.now
+    )
+    items = [enrollment_out(v.enrollment, position=v.position, course=v.course) for v in views]
+    return EnrollmentPage(items=items, next_cursor=next_cursor)
+
+
+@endpoint(
+    only(Role.STUDENT, Role.ADMIN),
+    response=EnrollmentEnvelope,
+    errors=[404, 409],
+    summary="Drop an enrollment; the seat goes to the waitlist",
+)
+async def drop_enrollment(call: Call[None]) -> EnrollmentEnvelope:
+    enrollment = await seats.drop(call.session, call.me, call.path("id"), now=call.now)
+    return EnrollmentEnvelope(enrollment=enrollment_out(enrollment))
+
+
+@endpoint(
+    only(Role.INSTRUCTOR, Role.ADMIN),
+    response=RosterPage,
+    query=["cursor", "limit"],
+    errors=[403, 404],
+    summary="A course's roster",
+)
+async def roster(call: Call[None]) -> RosterPage:
+    entries, next_cursor = await service.roster(
+        call.session, call.me, call.path("id"),
+        cursor=call.query("cursor"), limit=parse_limit(call.query("limit")),
+    )  # fmt: skip
+    return RosterPage(
+        items=[
+            RosterEntryOut(
+                enrollment=enrollment_out(e.enrollment, position=e.position),
+                student=StudentOut(
+                    id=e.student_id, username=e.username, full_name=e.full_name, email=e.email
+                ),
+            )
+            for e in entries
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@endpoint(only(Role.INSTRUCTOR, Role.ADMIN), errors=[403, 404], summary="A course's roster as CSV")
+async def roster_csv(call: Call[None]) -> Response:
+    course_id = call.path("id")
+    entries, _ = await service.roster(call.session, call.me, course_id, cursor=None, limit=None)
+    code = await service.course_code(call.session, course_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["username", "full_name", "email", "status", "waitlist_position", "due_at",
+                     "enrolled_at"])  # fmt: skip
+    for e in entries:
+        writer.writerow([
+            _csv_safe(e.username), _csv_safe(e.full_name), _csv_safe(e.email),
+            e.enrollment.status, e.position or "",
+            e.enrollment.due_at.isoformat() if e.enrollment.due_at else "",
+            e.enrollment.created_at.isoformat(),
+        ])  # fmt: skip
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="roster-{code}.csv"'},
+    )
+
+
+def _csv_safe(value: str) -> str:
+    # Spreadsheets run cells that start with these as formulas.
+    return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
+
+
+routes = [
+    Route("/courses", list_courses, methods=["GET"]),
+    Route("/courses", create_course, methods=["POST"]),
+    Route("/courses/{id}", get_course, methods=["GET"]),
+    Route("/courses/{id}", update_course, methods=["PATCH"]),
+    Route("/courses/{id}/archive", archive_course, methods=["POST"]),
+    Route("/courses/{id}/enroll", enroll, methods=["POST"]),
+    Route("/courses/{id}/waitlist", join_waitlist, methods=["POST"]),
+    Route("/courses/{id}/waitlist", leave_waitlist, methods=["DELETE"]),
+    Route("/courses/{id}/roster", roster, methods=["GET"]),
+    Route("/courses/{id}/roster.csv", roster_csv, methods=["GET"]),
+    Route("/enrollments", list_enrollments, methods=["GET"]),
+    Route("/enrollments/{id}/drop", drop_enrollment, methods=["POST"]),
+]
