@@ -142,7 +142,7 @@ async def _demo(settings: Settings, *, if_empty: bool) -> int:
             count = await demo.load(session, portal)
     finally:
         await portal.dispose()
-    print(f"portal: loaded {count} demo users (password: {demo.DEMO_PASSWORD})")
+    print(f"portal: loaded {count} demo users and a catalog (password: {demo.DEMO_PASSWORD})")
     return 0
 
 

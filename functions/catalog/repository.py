@@ -68,7 +68,11 @@ class CourseRepository:
         self.session = session
 
     async def get(self, course_id: str, *, for_update: bool = False) -> Course | None:
-        query = select(Course).where(Course.id == course_id)
+        # Seats move by UPDATE statements that bypass the identity map; always
+        # read the row afresh.
+        query = (
+            select(Course).where(Course.id == course_id).execution_options(populate_existing=True)
+        )
         if for_update:
             query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
@@ -76,7 +80,11 @@ class CourseRepository:
     async def get_many(self, course_ids: Sequence[str]) -> list[Course]:
         if not course_ids:
             return []
-        result = await self.session.execute(select(Course).where(Course.id.in_(course_ids)))
+        result = await self.session.execute(
+            select(Course)
+            .where(Course.id.in_(course_ids))
+            .execution_options(populate_existing=True)
+        )
         return list(result.scalars().all())
 
     async def code_taken(self, code: str, *, except_id: str | None = None) -> bool:
