@@ -7,11 +7,18 @@ PostgreSQL fails the run: CI never passes by skipping it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import coredis
 import httpx
 import pytest
 from sqlalchemy import text
@@ -22,20 +29,76 @@ from lib.clock import FrozenClock
 from lib.config import Settings
 from lib.db import create_engine
 from lib.runtime import Portal
+from lib.throttle import RedisThrottle
 from tests.factories import Factory
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789abcdef"
 BACKENDS = ["sqlite", "postgresql"]
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+_own_databases: dict[str, str] = {}
 
 
 def postgres_url() -> str:
+    """A PostgreSQL database of this test run's own, on TEST_DATABASE_URL's server.
+
+    Each pytest process creates `<database>_<pid>` and drops it at the end, so
+    runs that share one server (several developers, CI) never see each other's rows.
+    """
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url:
         if IN_CI:
             pytest.fail("CI=true but TEST_DATABASE_URL is not set: PostgreSQL tests cannot run")
         pytest.skip("TEST_DATABASE_URL is not set; PostgreSQL tests skipped outside CI")
-    return url
+    if url not in _own_databases:
+        try:
+            _own_databases[url] = _create_own_database(url)
+        except OSError as exc:
+            message = f"PostgreSQL at TEST_DATABASE_URL is not reachable: {exc}"
+            if IN_CI:
+                pytest.fail(message)
+            pytest.skip(message)
+    return _own_databases[url]
+
+
+def _admin_dsn(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    base = parts.path.lstrip("/") or "postgres"
+    name = f"{base}_{os.getpid()}"
+    return parts._replace(path=f"/{name}").geturl(), name
+
+
+def _create_own_database(url: str) -> str:
+    own_url, name = _admin_dsn(url)
+    _admin_sync(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    return own_url
+
+
+def _admin_sync(url: str, *statements: str) -> None:
+    # Called from async fixtures too: run on a loop of its own in a thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _run_admin(url, *statements)).result()
+
+
+async def _run_admin(url: str, *statements: str) -> None:
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for url, own_url in _own_databases.items():
+        name = urlsplit(own_url).path.lstrip("/")
+        with contextlib.suppress(OSError):
+            _admin_sync(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 _pg_ready: dict[str, bool] = {}
@@ -46,6 +109,7 @@ async def _reset_postgres(url: str) -> None:
     try:
         async with engine.begin() as conn:
             if url not in _pg_ready:
+                await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
                 await conn.run_sync(metadata.drop_all)
                 await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
                 await conn.run_sync(metadata.create_all)
@@ -137,3 +201,43 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
 @pytest.fixture
 def factory(portal: Portal, client: httpx.AsyncClient) -> Factory:
     return Factory(portal, client)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """Redis from TEST_REDIS_URL (default: the local one). Unreachable, it skips
+    the test with a reason, except under CI=true, where it fails."""
+    url = os.environ.get("TEST_REDIS_URL") or DEFAULT_TEST_REDIS_URL
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 2):
+            pass
+    except OSError as exc:
+        message = f"Redis at {url} is not reachable: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+async def redis_throttle(redis_url: str) -> AsyncIterator[RedisThrottle]:
+    """A Redis throttle whose keys live under a prefix of this test alone and
+    are deleted afterwards."""
+    prefix = f"portal-test-{uuid.uuid4().hex}"
+    throttle = RedisThrottle(redis_url, key_prefix=prefix)
+    try:
+        yield throttle
+    finally:
+        await throttle.close()
+        await _delete_redis_keys(redis_url, f"{prefix}:*")
+
+
+async def _delete_redis_keys(url: str, pattern: str) -> None:
+    client = coredis.Redis.from_url(url)
+    try:
+        keys: list[str | bytes] = [key async for key in client.scan_iter(match=pattern)]
+        if keys:
+            await client.delete(keys)
+    finally:
+        client.connection_pool.disconnect()
