@@ -2,6 +2,8 @@
 
 from functions.auth.models import RefreshToken, User
 from functions.catalog.models import Course, CourseSession, Enrollment
+from functions.checkout.models import CartItem, Payment, PaymentItem
+from functions.webhooks.models import StripeEvent
 from lib.db import Base
 from lib.outbox import OutboxMessage
 from lib.throttle import ThrottleHit
@@ -9,11 +11,15 @@ from lib.throttle import ThrottleHit
 metadata = Base.metadata
 
 __all__ = [
+    "CartItem",
     "Course",
     "CourseSession",
     "Enrollment",
     "OutboxMessage",
+    "Payment",
+    "PaymentItem",
     "RefreshToken",
+    "StripeEvent",
     "ThrottleHit",
     "User",
     "metadata",

@@ -8,12 +8,16 @@ from starlette.applications import Starlette
 from functions.asgi import build_app
 from functions.auth.routes import routes as auth_routes
 from functions.catalog.routes import routes as catalog_routes
+from functions.checkout.routes import routes as checkout_routes
+from functions.webhooks.routes import routes as webhook_routes
 from lib.config import Settings
 from lib.runtime import Portal
 
 CAPABILITIES = {
     "auth": auth_routes,
     "catalog": catalog_routes,
+    "checkout": checkout_routes,
+    "webhooks": webhook_routes,
 }
 
 

@@ -34,6 +34,9 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 1024 * 1024
+    checkout_hold_minutes: int = 30
+    simulator_db: Path = Path("var/stripe-simulator.db")
+    simulator_auto_deliver: bool = True
     serve_static: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -89,7 +92,8 @@ class Settings:
             argon2_time_cost=_int(env, "PORTAL_ARGON2_TIME_COST", 3, minimum=1),
             argon2_memory_cost=_int(env, "PORTAL_ARGON2_MEMORY_COST", 64 * 1024, minimum=8),
             argon2_parallelism=_int(env, "PORTAL_ARGON2_PARALLELISM", 4, minimum=1),
-            serve_static=env.get("PORTAL_SERVE_STATIC", "1") not in {"0", "false", "no"},
+            serve_static=env.get("PORTAL_SERVE_STATIC", "1").strip().lower()
+            not in {"0", "false", "no", "off"},
         )
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from lib.clock import Clock, SystemClock
 from lib.config import Settings
 from lib.db import create_engine, create_sessionmaker
+from lib.payments.gateway import PaymentGateway
+from lib.payments.simulator import Simulator
 from lib.security import AccessTokens, PasswordHashing, Role
 from lib.throttle import Throttle, create_throttle
 
@@ -37,6 +39,10 @@ class Portal:
     throttle: Throttle
     clock: Clock = field(default_factory=SystemClock)
     load_user: UserLoader | None = None
+    # Set when the app is built: the Stripe gateway, and the local simulator
+    # when no Stripe key is configured.
+    payments: PaymentGateway | None = None
+    simulator: Simulator | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Portal:
@@ -72,5 +78,7 @@ class Portal:
                 raise
 
     async def dispose(self) -> None:
+        if self.simulator is not None:
+            await self.simulator.close()
         await self.throttle.close()
         await self.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -13,10 +14,18 @@ from lib.db import create_engine
 config = context.config
 
 
+def _include(obj: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
+    # PostgreSQL-only objects (the trigram index) are not expected on SQLite.
+    if kind == "index" and not reflected and name == "ix_courses_search_text_trgm":
+        return bool(context.get_bind().dialect.name == "postgresql")
+    return True
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        include_object=_include,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

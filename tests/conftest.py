@@ -173,6 +173,8 @@ def test_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         argon2_time_cost=1,
         argon2_memory_cost=8,
         argon2_parallelism=1,
+        simulator_db=tmp_path / "stripe-simulator.db",
+        simulator_auto_deliver=False,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 
@@ -241,3 +243,10 @@ async def _delete_redis_keys(url: str, pattern: str) -> None:
             await client.delete(keys)
     finally:
         client.connection_pool.disconnect()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Playwright's sync API keeps an event loop running in the main thread from
+    # the first browser test to the end of the session, and every asyncio test
+    # after that would fail to start its own. Browser tests therefore run last.
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -315,3 +315,55 @@ def require_course_staff(actor: CurrentUser, course: Course) -> None:
     if actor.role == Role.INSTRUCTOR and course.instructor_id == actor.id:
         return
     raise Forbidden("Only this course's instructor or an administrator may see this.")
+
+
+async def reinstate(session: AsyncSession, enrollment_id: str, *, now: datetime) -> bool:
+    """A lapsed hold comes back to life (its payment arrived late), only if a
+    seat is free: never at the cost of overbooking."""
+    enrollments = EnrollmentRepository(session)
+    enrollment = await enrollments.get(enrollment_id)
+    if enrollment is None or enrollment.status != S.EXPIRED:
+        return False
+    courses = CourseRepository(session)
+    if await enrollments.live(student_id=enrollment.student_id, course_id=enrollment.course_id):
+        return False
+    if not await courses.take_seat_for_promotion(enrollment.course_id, today=now.date()):
+        return False
+    if not await enrollments.move(
+        enrollment.id, from_statuses=[S.EXPIRED], to_status=S.ACTIVE, now=now
+    ):
+        await courses.free_seat(enrollment.course_id)
+        return False
+    return True
+
+
+async def enrollment_status(session: AsyncSession, enrollment_id: str) -> str | None:
+    enrollment = await EnrollmentRepository(session).get(enrollment_id)
+    return enrollment.status if enrollment else None
+
+
+async def link_payment(
+    session: AsyncSession, enrollment_ids: Sequence[str], payment_id: str
+) -> None:
+    enrollments = EnrollmentRepository(session)
+    for enrollment_id in enrollment_ids:
+        enrollment = await enrollments.get(enrollment_id)
+        if enrollment is not None:
+            enrollment.payment_id = payment_id
+    await session.flush()
+
+
+async def check_enrollable(
+    session: AsyncSession, *, student_id: str, course_id: str, now: datetime
+) -> Course:
+    """Why this student could not enroll in this course right now, as an error."""
+    course = await CourseRepository(session).get(course_id)
+    if course is None or course.archived_at is not None:
+        raise CourseNotFound()
+    if not accepting(course, now):
+        raise CourseClosed([course.code])
+    if await EnrollmentRepository(session).live(student_id=student_id, course_id=course_id):
+        raise AlreadyEnrolled([course.code])
+    if course.seats_taken >= course.capacity:
+        raise CourseFull([course.id], [course.code])
+    return course

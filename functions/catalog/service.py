@@ -16,11 +16,17 @@ from functions.catalog.errors import CapacityBelowTaken, CodeTaken, CourseNotFou
 from functions.catalog.models import Course, CourseSession, Enrollment, EnrollmentStatus
 from functions.catalog.repository import SORTS, CourseQuery, CourseRepository, EnrollmentRepository
 from functions.catalog.seats import (
+    check_enrollable,
+    confirm,
     drop,
+    enrollment_status,
+    hold_due_at,
     hold_seats,
     join_waitlist,
     leave_waitlist,
+    link_payment,
     promote_waitlist,
+    reinstate,
     release,
     release_expired_holds,
     require_course_staff,
@@ -31,10 +37,16 @@ from lib.runtime import CurrentUser
 from lib.security import Role
 
 __all__ = [
+    "check_enrollable",
+    "confirm",
     "drop",
+    "enrollment_status",
+    "hold_due_at",
     "hold_seats",
     "join_waitlist",
     "leave_waitlist",
+    "link_payment",
+    "reinstate",
     "release",
     "release_expired_holds",
 ]
@@ -484,6 +496,13 @@ async def roster(
         encode_cursor([page[-1][1].username]) if limit is not None and len(rows) > limit else None
     )
     return entries, next_cursor
+
+
+async def course_views(
+    session: AsyncSession, course_ids: Sequence[str], *, now: datetime
+) -> dict[str, CourseView]:
+    courses = await CourseRepository(session).get_many(list(course_ids))
+    return {v.course.id: v for v in await _views(session, courses, viewer=None, now=now)}
 
 
 async def course_code(session: AsyncSession, course_id: str) -> str:

@@ -1,0 +1,1 @@
+"""The cart, checkout with Stripe, payments and refunds."""

@@ -1,0 +1,1 @@
+"""Stripe's signed events, recorded by id and applied once."""

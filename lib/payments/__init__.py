@@ -1,0 +1,1 @@
+"""Payments plumbing: the Stripe gateway, webhook signatures, the local simulator."""
