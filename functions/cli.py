@@ -23,6 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
 
     commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("scheduler", help="run the scheduled jobs (APScheduler worker)")
+    run_job = commands.add_parser("run-job", help="run one scheduled job once, now")
+    run_job.add_argument("name", help="the job's dotted name, e.g. notifications.deliver")
 
     admin = commands.add_parser("create-admin", help="create an administrator")
     admin.add_argument("--username", required=True)
@@ -41,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, host=args.host, port=args.port, workers=args.workers)
         if args.command == "migrate":
             return _migrate(settings)
+        if args.command == "scheduler":
+            return asyncio.run(_scheduler(settings))
+        if args.command == "run-job":
+            return asyncio.run(_run_job(settings, args.name))
         if args.command == "create-admin":
             return asyncio.run(_create_admin(settings, args.username, args.email, args.full_name))
         if args.command == "demo":
@@ -80,6 +87,45 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
         access_log=False,
         server_header=False,
     )
+    return 0
+
+
+async def _scheduler(settings: Settings) -> int:
+    from lib.logs import configure
+    from scheduler.worker import build_portal, run_forever
+
+    configure()
+    portal = build_portal(settings)
+    try:
+        await run_forever(portal)
+    finally:
+        await portal.dispose()
+    return 0
+
+
+async def _run_job(settings: Settings, name: str) -> int:
+    import json
+
+    from lib.logs import configure
+    from scheduler.registry import JOBS
+    from scheduler.worker import build_portal, run_job
+
+    job = JOBS.get(name)
+    if job is None:
+        print(f"portal: no job named {name!r}; known jobs:", file=sys.stderr)
+        for known in sorted(JOBS):
+            print(f"  {known}", file=sys.stderr)
+        return 2
+    configure()
+    portal = build_portal(settings)
+    try:
+        result = await run_job(portal, job)
+        if portal.simulator is not None:
+            # Events the job caused (an expired session) reach the webhook before exit.
+            await portal.simulator.deliver_pending()
+    finally:
+        await portal.dispose()
+    print(json.dumps({"job": name, **dict(result)}))
     return 0
 
 

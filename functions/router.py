@@ -9,6 +9,7 @@ from functions.asgi import build_app
 from functions.auth.routes import routes as auth_routes
 from functions.catalog.routes import routes as catalog_routes
 from functions.checkout.routes import routes as checkout_routes
+from functions.messages.routes import routes as message_routes
 from functions.webhooks.routes import routes as webhook_routes
 from lib.config import Settings
 from lib.runtime import Portal
@@ -17,6 +18,7 @@ CAPABILITIES = {
     "auth": auth_routes,
     "catalog": catalog_routes,
     "checkout": checkout_routes,
+    "messages": message_routes,
     "webhooks": webhook_routes,
 }
 

@@ -26,6 +26,8 @@ class Settings:
     redis_url: str | None = None
     smtp_url: str | None = None
     mail_dir: Path = Path("var/mail")
+    reminder_days: tuple[int, ...] = (3, 1)
+    mail_from: str = "Student Portal <no-reply@student-portal.invalid>"
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     argon2_time_cost: int = 3
@@ -89,6 +91,9 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             smtp_url=env.get("SMTP_URL") or None,
             mail_dir=Path(env.get("PORTAL_MAIL_DIR") or "var/mail"),
+            reminder_days=_days(env.get("PORTAL_REMINDER_DAYS", "3,1")),
+            mail_from=env.get("PORTAL_MAIL_FROM")
+            or "Student Portal <no-reply@student-portal.invalid>",
             argon2_time_cost=_int(env, "PORTAL_ARGON2_TIME_COST", 3, minimum=1),
             argon2_memory_cost=_int(env, "PORTAL_ARGON2_MEMORY_COST", 64 * 1024, minimum=8),
             argon2_parallelism=_int(env, "PORTAL_ARGON2_PARALLELISM", 4, minimum=1),
@@ -108,6 +113,18 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}")
     return value
+
+
+def _days(raw: str) -> tuple[int, ...]:
+    try:
+        days = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True))
+    except ValueError:
+        raise ConfigurationError(
+            f"PORTAL_REMINDER_DAYS must be whole days separated by commas, not {raw!r}"
+        ) from None
+    if any(d < 1 for d in days):
+        raise ConfigurationError("PORTAL_REMINDER_DAYS must be at least 1 day each")
+    return days
 
 
 def _development_secret_key() -> str:

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +19,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_messages_recipient_created_at", "recipient_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -34,6 +37,12 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The e-mail channel: a deliverer claims a row before sending it, so two
+    # deliverers running at once never send the same message.
+    claimed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The in-app channel: the same row is the notification in the person's list.
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 async def enqueue(
@@ -44,8 +53,13 @@ async def enqueue(
     payload: dict[str, Any],
     now: datetime,
     dedupe_key: str | None = None,
-) -> OutboxMessage:
-    message = OutboxMessage(
+) -> bool:
+    """Queue a message; False when one under the same key exists already (a
+    second scheduler, a replayed job or a repeated event queues nothing)."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(OutboxMessage).values(
+        id=new_id(),
         kind=kind,
         recipient_id=recipient_id,
         payload=payload,
@@ -55,6 +69,8 @@ async def enqueue(
         created_at=now,
         next_attempt_at=now,
     )
-    session.add(message)
-    await session.flush()
-    return message
+    if dedupe_key is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount) == 1

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from lib.clock import Clock, SystemClock
 from lib.config import Settings
 from lib.db import create_engine, create_sessionmaker
+from lib.mail import Mailer, create_mailer
 from lib.payments.gateway import PaymentGateway
 from lib.payments.simulator import Simulator
 from lib.security import AccessTokens, PasswordHashing, Role
@@ -43,6 +44,7 @@ class Portal:
     # when no Stripe key is configured.
     payments: PaymentGateway | None = None
     simulator: Simulator | None = None
+    mailer: Mailer | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Portal:
@@ -64,6 +66,7 @@ class Portal:
             ),
             throttle=create_throttle(settings, sessions, read_sessions),
             clock=clock or SystemClock(),
+            mailer=create_mailer(settings.smtp_url, settings.mail_dir),
         )
 
     @asynccontextmanager

@@ -24,6 +24,7 @@ from functions.auth.models import RefreshToken, User
 from functions.auth.repository import RefreshTokenRepository, UserRepository
 from lib.db import new_id
 from lib.errors import Invalid, NotFound, TooManyRequests
+from lib.outbox import enqueue
 from lib.pagination import decode_cursor, encode_cursor
 from lib.runtime import CurrentUser, Portal
 from lib.security import (
@@ -67,6 +68,12 @@ class UserFilter:
 
 
 # --- validation ---------------------------------------------------------------
+
+
+def _searchable(text: str) -> bool:
+    # No stored name, address or id holds a NUL, and PostgreSQL refuses one in
+    # a query: such input matches nothing, without asking the database.
+    return "\x00" not in text
 
 
 def normalize_username(raw: str) -> str:
@@ -125,7 +132,16 @@ def _validated(account: NewAccount) -> NewAccount:
 
 async def register(session: AsyncSession, portal: Portal, account: NewAccount) -> User:
     """Create an account. Self-service registration always makes a student."""
-    return await _create(session, portal, NewAccount(**{**account.__dict__, "role": Role.STUDENT}))
+    user = await _create(session, portal, NewAccount(**{**account.__dict__, "role": Role.STUDENT}))
+    await enqueue(
+        session,
+        kind="auth.welcome",
+        recipient_id=user.id,
+        payload={},
+        now=portal.clock.now(),
+        dedupe_key=f"auth.welcome:{user.id}",
+    )
+    return user
 
 
 async def create_user(session: AsyncSession, portal: Portal, account: NewAccount) -> User:
@@ -176,7 +192,7 @@ async def load_active_user(session: AsyncSession, user_id: str) -> CurrentUser |
 
 
 async def get_user(session: AsyncSession, user_id: str) -> User:
-    user = await UserRepository(session).get(user_id)
+    user = await UserRepository(session).get(user_id) if _searchable(user_id) else None
     if user is None:
         raise NotFound("No such user.")
     return user
@@ -216,7 +232,12 @@ async def update_profile(
     user.email = new_email
     user.email_key = new_email.lower()
     user.updated_at = portal.clock.now()
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another request took the address after the check above; the unique
+        # index decides. The request rolls back as it answers.
+        raise EmailTaken() from None
     return user
 
 
@@ -266,8 +287,10 @@ async def login(
     # Read and verify before the request's own transaction starts: on SQLite a
     # writing transaction holds the database lock, and neither the slow hash
     # nor the separately committed failure count may wait behind it.
-    async with portal.read_sessions() as reader:
-        found = await UserRepository(reader).by_login(login)
+    found = None
+    if _searchable(login):
+        async with portal.read_sessions() as reader:
+            found = await UserRepository(reader).by_login(login)
     account_key = found.id if found else login.strip().lower()[:254]
     limits = _login_limits(portal, account_key=account_key, address=address)
     if wait := await portal.throttle.blocked_for(limits, now):
@@ -368,9 +391,13 @@ async def list_users(session: AsyncSession, query: UserFilter) -> tuple[Sequence
         problems["status"] = "must be active or inactive"
     if query.text and len(query.text) > 100:
         problems["q"] = "must be at most 100 characters"
+    elif query.text and not _searchable(query.text):
+        problems["q"] = "must not contain control characters"
     if problems:
         raise Invalid(fields=problems)
     after = decode_cursor(query.cursor, size=1)
+    if after and not (isinstance(after[0], str) and _searchable(after[0])):
+        raise Invalid(fields={"cursor": "is not a valid cursor"})
     active = None if not query.status else query.status == "active"
     rows = await UserRepository(session).search(
         text=query.text.strip() if query.text else None,

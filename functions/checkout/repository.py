@@ -125,6 +125,36 @@ class PaymentRepository:
         )
         return list(result.scalars().all())
 
+    async def pending_due_by(self, *, until: datetime, now: datetime, limit: int) -> list[Payment]:
+        result = await self.session.execute(
+            select(Payment)
+            .where(
+                Payment.status == "pending",
+                Payment.processing.is_(False),
+                Payment.due_at > now,
+                Payment.due_at <= until,
+            )
+            .order_by(Payment.due_at)
+            .limit(limit)
+        )
+        return list(result.scalars().all())
+
+    async def pending_started_before(
+        self, *, before: datetime, now: datetime, limit: int
+    ) -> list[Payment]:
+        result = await self.session.execute(
+            select(Payment)
+            .where(
+                Payment.status == "pending",
+                Payment.processing.is_(False),
+                Payment.created_at <= before,
+                Payment.due_at > now,
+            )
+            .order_by(Payment.created_at)
+            .limit(limit)
+        )
+        return list(result.scalars().all())
+
     async def mark_item_refunded(self, item_id: str) -> None:
         await self.session.execute(
             update(PaymentItem).where(PaymentItem.id == item_id).values(refunded=True)

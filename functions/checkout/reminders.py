@@ -1,0 +1,86 @@
+"""Reminders about payments: due soon, and a checkout started but not finished.
+
+Each reminder is queued under a key naming what it is about (payment, kind,
+due date), so a second scheduler, a restart or a replayed job queues nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from functions.checkout.models import Payment
+from functions.checkout.repository import PaymentRepository
+from lib.outbox import enqueue
+
+DUE_SOON_DAYS = (3, 1)
+UNFINISHED_AFTER = timedelta(hours=1)
+BATCH = 500
+
+
+def _due_in(days: int) -> str:
+    return "tomorrow" if days == 1 else f"in {days} days"
+
+
+async def send_payment_reminders(
+    session: AsyncSession, *, now: datetime, days: tuple[int, ...] = DUE_SOON_DAYS
+) -> int:
+    """For each pending payment, the most urgent threshold it has crossed, once."""
+    thresholds = sorted(days)
+    if not thresholds:
+        return 0
+    horizon = now + timedelta(days=thresholds[-1])
+    queued = 0
+    for payment in await PaymentRepository(session).pending_due_by(
+        until=horizon, now=now, limit=BATCH
+    ):
+        crossed = [d for d in thresholds if payment.due_at - timedelta(days=d) <= now]
+        # Only a threshold the payment lived through: a payment made two days
+        # before its due date gets no "due in 3 days" notice.
+        crossed = [d for d in crossed if payment.created_at < payment.due_at - timedelta(days=d)]
+        if not crossed:
+            continue
+        most_urgent = crossed[0]
+        if await _remind(session, payment, most_urgent, now=now):
+            queued += 1
+    return queued
+
+
+async def _remind(session: AsyncSession, payment: Payment, days: int, *, now: datetime) -> bool:
+    return await enqueue(
+        session,
+        kind="checkout.payment_due_soon",
+        recipient_id=payment.student_id,
+        payload={
+            "payment_id": payment.id,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "due_at": payment.due_at.isoformat(),
+            "due_in": _due_in(days),
+            "days": days,
+        },
+        now=now,
+        dedupe_key=f"checkout.payment_due_soon:{payment.id}:{days}d:{payment.due_at.isoformat()}",
+    )
+
+
+async def remind_pending_checkouts(session: AsyncSession, *, now: datetime) -> int:
+    queued = 0
+    for payment in await PaymentRepository(session).pending_started_before(
+        before=now - UNFINISHED_AFTER, now=now, limit=BATCH
+    ):
+        if await enqueue(
+            session,
+            kind="checkout.checkout_unfinished",
+            recipient_id=payment.student_id,
+            payload={
+                "payment_id": payment.id,
+                "amount": payment.amount,
+                "currency": payment.currency,
+                "due_at": payment.due_at.isoformat(),
+            },
+            now=now,
+            dedupe_key=f"checkout.checkout_unfinished:{payment.id}",
+        ):
+            queued += 1
+    return queued

@@ -1,0 +1,1 @@
+"""Notifications (in-app and e-mail) today; messages and announcements later."""

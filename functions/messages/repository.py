@@ -1,0 +1,142 @@
+"""Queries over the outbox: a person's notifications, and e-mail delivery claims."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lib.outbox import OutboxMessage
+
+
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+class NotificationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_user(
+        self, user_id: str, *, after: tuple[datetime, str] | None, limit: int, unread_only: bool
+    ) -> list[OutboxMessage]:
+        query = select(OutboxMessage).where(OutboxMessage.recipient_id == user_id)
+        if unread_only:
+            query = query.where(OutboxMessage.read_at.is_(None))
+        if after:
+            stamp, last_id = after
+            query = query.where(
+                or_(
+                    OutboxMessage.created_at < stamp,
+                    and_(OutboxMessage.created_at == stamp, OutboxMessage.id < last_id),
+                )
+            )
+        query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        return list((await self.session.execute(query.limit(limit))).scalars().all())
+
+    async def unread_count(self, user_id: str) -> int:
+        result = await self.session.execute(
+            select(func.count()).where(
+                OutboxMessage.recipient_id == user_id, OutboxMessage.read_at.is_(None)
+            )
+        )
+        return int(result.scalar_one())
+
+    async def mark_read(self, user_id: str, message_id: str, *, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.recipient_id == user_id)
+            .values(read_at=func.coalesce(OutboxMessage.read_at, now))
+        )
+        return _rowcount(result) == 1
+
+    async def mark_all_read(self, user_id: str, *, now: datetime) -> int:
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.recipient_id == user_id, OutboxMessage.read_at.is_(None))
+            .values(read_at=now)
+        )
+        return _rowcount(result)
+
+
+class DeliveryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def release_stale_claims(self, *, older_than: datetime) -> None:
+        """A deliverer that died mid-send leaves rows claimed; give them back."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < older_than)
+            .values(status="pending", claimed_by=None)
+        )
+
+    async def claim(self, *, token: str, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Take up to `limit` due messages for this deliverer alone."""
+        due = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(limit)
+        )
+        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
+            # Two deliverers skip each other's rows instead of waiting on them.
+            ids = list(
+                (await self.session.execute(due.with_for_update(skip_locked=True))).scalars()
+            )
+            if not ids:
+                return []
+            condition = OutboxMessage.id.in_(ids)
+        else:
+            # SQLite serializes writers (BEGIN IMMEDIATE): the conditional
+            # update below is the claim.
+            condition = OutboxMessage.id.in_(due.scalar_subquery())
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(condition, OutboxMessage.status == "pending")
+            .values(status="sending", claimed_by=token, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.claimed_by == token, OutboxMessage.status == "sending")
+            .execution_options(populate_existing=True)
+        )
+        return list(result.scalars().all())
+
+    async def finish(self, message_id: str, *, token: str, values: dict[str, Any]) -> bool:
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == token)
+            .values(**values)
+        )
+        return _rowcount(result) == 1
+
+    async def by_status(
+        self, status: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[OutboxMessage]:
+        query = select(OutboxMessage).where(OutboxMessage.status == status)
+        if after:
+            stamp, last_id = after
+            query = query.where(
+                or_(
+                    OutboxMessage.created_at < stamp,
+                    and_(OutboxMessage.created_at == stamp, OutboxMessage.id < last_id),
+                )
+            )
+        query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        return list((await self.session.execute(query.limit(limit))).scalars().all())
+
+    async def retry(self, message_id: str, *, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == "failed")
+            .values(
+                status="pending", attempts=0, next_attempt_at=now, claimed_by=None, last_error=None
+            )
+        )
+        return _rowcount(result) == 1

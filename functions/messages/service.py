@@ -1,0 +1,209 @@
+"""Notifications: a person's list (in-app) and their e-mail delivery."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from functions.auth import service as auth
+from functions.messages.repository import DeliveryRepository, NotificationRepository
+from functions.messages.templates import Rendered, render
+from lib.db import new_id
+from lib.errors import Invalid, NotFound, PortalError
+from lib.outbox import OutboxMessage
+from lib.pagination import decode_cursor, encode_cursor
+from lib.runtime import CurrentUser, Portal
+
+log = logging.getLogger("portal.notifications")
+
+MAX_ATTEMPTS = 5
+STALE_CLAIM = timedelta(minutes=10)
+DELIVERY_STATUSES = {"pending", "sending", "sent", "failed", "skipped"}
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 minutes between tries, at most an hour."""
+    return min(timedelta(minutes=2 ** max(0, attempts - 1)), timedelta(hours=1))
+
+
+@dataclass
+class NotificationView:
+    message: OutboxMessage
+    rendered: Rendered
+
+
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    values = decode_cursor(cursor, size=2)
+    if not values:
+        return None
+    try:
+        return datetime.fromisoformat(str(values[0])), str(values[1])
+    except ValueError:
+        raise Invalid(fields={"cursor": "is not a valid cursor"}) from None
+
+
+def _next(rows: list[OutboxMessage], limit: int) -> str | None:
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_cursor([last.created_at.isoformat(), last.id])
+
+
+async def notifications(
+    session: AsyncSession,
+    portal: Portal,
+    user: CurrentUser,
+    *,
+    cursor: str | None,
+    limit: int,
+    unread_only: bool,
+) -> tuple[list[NotificationView], str | None]:
+    rows = await NotificationRepository(session).for_user(
+        user.id, after=_after(cursor), limit=limit + 1, unread_only=unread_only
+    )
+    account = await auth.get_user(session, user.id)
+    site = portal.settings.site_origin
+    views = [
+        NotificationView(m, render(m.kind, m.payload, recipient_name=account.full_name, site=site))
+        for m in rows[:limit]
+    ]
+    return views, _next(rows, limit)
+
+
+async def unread_count(session: AsyncSession, user: CurrentUser) -> int:
+    return await NotificationRepository(session).unread_count(user.id)
+
+
+async def mark_read(
+    session: AsyncSession, user: CurrentUser, message_id: str, *, now: datetime
+) -> None:
+    if not await NotificationRepository(session).mark_read(user.id, message_id, now=now):
+        raise NotFound("No such notification.")
+
+
+async def mark_all_read(session: AsyncSession, user: CurrentUser, *, now: datetime) -> int:
+    return await NotificationRepository(session).mark_all_read(user.id, now=now)
+
+
+async def deliveries(
+    session: AsyncSession, *, status: str, cursor: str | None, limit: int
+) -> tuple[list[OutboxMessage], str | None]:
+    if status not in DELIVERY_STATUSES:
+        raise Invalid(fields={"status": "must be one of " + ", ".join(sorted(DELIVERY_STATUSES))})
+    rows = await DeliveryRepository(session).by_status(
+        status, after=_after(cursor), limit=limit + 1
+    )
+    return rows[:limit], _next(rows, limit)
+
+
+class NotRetryable(PortalError):
+    status_code = 409
+    code = "not_retryable"
+
+
+async def retry_delivery(session: AsyncSession, message_id: str, *, now: datetime) -> None:
+    if not await DeliveryRepository(session).retry(message_id, now=now):
+        raise NotRetryable("Only a failed delivery can be retried.")
+
+
+# --- delivery ---------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def _email(portal: Portal, message: OutboxMessage, *, to: str, rendered: Rendered) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = portal.settings.mail_from
+    # One recipient per message: nobody ever sees another person's address.
+    email["To"] = to
+    email["Subject"] = rendered.subject
+    email["Date"] = format_datetime(portal.clock.now())
+    email["Message-ID"] = make_msgid(idstring=message.id, domain="student-portal")
+    email["X-Portal-Message-Id"] = message.id
+    email.set_content(rendered.text)
+    email.add_alternative(rendered.html, subtype="html")
+    return email
+
+
+async def deliver_due(portal: Portal, *, batch: int = 50) -> DeliveryReport:
+    """Send due e-mail: claim, send outside any transaction, record the outcome."""
+    if portal.mailer is None:
+        raise RuntimeError("no mailer configured")
+    token = new_id()
+    now = portal.clock.now()
+    outgoing: list[tuple[OutboxMessage, EmailMessage | None]] = []
+    async with portal.transaction() as session:
+        deliveries_repo = DeliveryRepository(session)
+        await deliveries_repo.release_stale_claims(older_than=now - STALE_CLAIM)
+        for message in await deliveries_repo.claim(token=token, now=now, limit=batch):
+            user = await auth.get_user(session, message.recipient_id)
+            if not user.is_active:
+                outgoing.append((message, None))
+                continue
+            rendered = render(
+                message.kind, message.payload, recipient_name=user.full_name,
+                site=portal.settings.site_origin,
+            )  # fmt: skip
+            outgoing.append((message, _email(portal, message, to=user.email, rendered=rendered)))
+
+    report = DeliveryReport()
+    results: list[tuple[str, dict[str, object]]] = []
+    for message, email in outgoing:
+        if email is None:
+            report.skipped += 1
+            results.append((message.id, {"status": "skipped", "claimed_by": None}))
+            continue
+        try:
+            await portal.mailer.send(email)
+        except Exception as exc:
+            attempts = message.attempts + 1
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("notifications.send_failed %s attempt %s: %s", message.id, attempts, error)
+            if attempts >= MAX_ATTEMPTS:
+                report.failed += 1
+                values: dict[str, object] = {
+                    "status": "failed",
+                    "attempts": attempts,
+                    "last_error": error,
+                    "claimed_by": None,
+                }
+            else:
+                report.retrying += 1
+                values = {
+                    "status": "pending",
+                    "attempts": attempts,
+                    "last_error": error,
+                    "next_attempt_at": now + backoff(attempts),
+                    "claimed_by": None,
+                }
+            results.append((message.id, values))
+            continue
+        report.sent += 1
+        results.append(
+            (
+                message.id,
+                {
+                    "status": "sent",
+                    "sent_at": portal.clock.now(),
+                    "attempts": message.attempts + 1,
+                    "claimed_by": None,
+                },
+            )
+        )
+    if results:
+        async with portal.transaction() as session:
+            deliveries_repo = DeliveryRepository(session)
+            for message_id, values in results:
+                await deliveries_repo.finish(message_id, token=token, values=values)
+    return report

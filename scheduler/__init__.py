@@ -1,0 +1,1 @@
+"""Collects the scheduled jobs declared beside each capability and runs them."""
