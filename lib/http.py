@@ -227,6 +227,16 @@ _MESSAGES = {
     "literal_error": "is not one of the accepted values",
     "string_too_long": "is too long",
     "string_too_short": "is too short",
+    "date_type": "must be a date, YYYY-MM-DD",
+    "date_parsing": "must be a date, YYYY-MM-DD",
+    "date_from_datetime_parsing": "must be a date, YYYY-MM-DD",
+    "date_from_datetime_inexact": "must be a date, YYYY-MM-DD",
+    "time_type": "must be a time, HH:MM",
+    "time_parsing": "must be a time, HH:MM",
+    "datetime_type": "must be a date and time in ISO 8601",
+    "datetime_parsing": "must be a date and time in ISO 8601",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be a whole number",
 }
 
 
@@ -307,12 +317,8 @@ class RequestContextMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
-        if self.production and scope.get("scheme") == "http":
-            await _redirect_to_https(scope, headers, send)
-            return
-
         started = time.perf_counter()
-        status_holder = {"status": 500}
+        status_holder: dict[str, int | None] = {"status": None}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -335,8 +341,20 @@ class RequestContextMiddleware:
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
+        if self.production and scope.get("scheme") == "http":
+            # The redirect carries the request id and headers like any answer.
+            await _redirect_to_https(scope, headers, send_with_headers)
+            return
+
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # A failure outside any endpoint (which renders its own): the client
+            # still gets the one error shape, with this request's id, and the
+            # server re-raises so that its log has the traceback.
+            if status_holder["status"] is None:
+                await render_error(InternalError())(scope, receive, send_with_headers)
+            raise
         finally:
             access_log.info(
                 json.dumps(
@@ -345,7 +363,7 @@ class RequestContextMiddleware:
                         "request_id": request_id,
                         "method": scope["method"],
                         "path": scope["path"],
-                        "status": status_holder["status"],
+                        "status": status_holder["status"] or 500,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     }
                 )

@@ -198,15 +198,19 @@ class CourseRepository:
         )
         return _rowcount(result) == 1
 
-    async def next_waitlist_number(self, course_id: str) -> int:
+    async def next_waitlist_number(self, course_id: str) -> int | None:
+        """A place in line, only while the course is full. The check is part of
+        the update: a seat freed by a concurrent drop is seen here, not lost
+        behind a waitlist that nobody promotes."""
         result = await self.session.execute(
             update(Course)
-            .where(Course.id == course_id)
+            .where(Course.id == course_id, Course.seats_taken >= Course.capacity)
             .values(waitlist_counter=Course.waitlist_counter + 1)
             .returning(Course.waitlist_counter)
             .execution_options(synchronize_session=False)
         )
-        return int(result.scalar_one())
+        number = result.scalar_one_or_none()
+        return None if number is None else int(number)
 
     async def refresh(self, course: Course) -> None:
         await self.session.refresh(course)
@@ -259,12 +263,11 @@ class EnrollmentRepository:
         return latest
 
     async def for_student(
-        self, student_id: str, *, after: tuple[str, str] | None, limit: int
+        self, student_id: str, *, after: tuple[datetime, str] | None, limit: int
     ) -> list[Enrollment]:
         query = select(Enrollment).where(Enrollment.student_id == student_id)
         if after:
-            created, last_id = after
-            stamp = datetime.fromisoformat(created)
+            stamp, last_id = after
             query = query.where(
                 or_(
                     Enrollment.created_at < stamp,
@@ -325,6 +328,19 @@ class EnrollmentRepository:
             )
         )
         return int(result.scalar_one())
+
+    async def waitlist_lengths(self, course_ids: Sequence[str]) -> dict[str, int]:
+        if not course_ids:
+            return {}
+        result = await self.session.execute(
+            select(Enrollment.course_id, func.count())
+            .where(
+                Enrollment.course_id.in_(course_ids),
+                Enrollment.status == EnrollmentStatus.WAITLISTED,
+            )
+            .group_by(Enrollment.course_id)
+        )
+        return {row[0]: int(row[1]) for row in result.all()}
 
     async def move(
         self,

@@ -4,11 +4,13 @@ Seat rules live in `seats` and are re-exported here for other capabilities."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth import service as auth
@@ -23,6 +25,7 @@ from functions.catalog.seats import (
     hold_due_at,
     hold_seats,
     join_waitlist,
+    keep_held,
     leave_waitlist,
     link_payment,
     promote_waitlist,
@@ -44,6 +47,7 @@ __all__ = [
     "hold_due_at",
     "hold_seats",
     "join_waitlist",
+    "keep_held",
     "leave_waitlist",
     "link_payment",
     "reinstate",
@@ -242,7 +246,9 @@ async def create_course(session: AsyncSession, spec: CourseSpec, *, now: datetim
     course = Course(**values, seats_taken=0, waitlist_counter=0, created_at=now, updated_at=now)
     course.sessions = _sessions(spec.sessions or [])
     course.search_text = _search_text(course)
-    return await courses.add(course)
+    async with _code_guard(session):
+        await courses.add(course)
+    return course
 
 
 async def update_course(
@@ -268,12 +274,26 @@ async def update_course(
         course.sessions = _sessions(spec.sessions)
     course.search_text = _search_text(course)
     course.updated_at = now
-    await session.flush()
+    async with _code_guard(session):
+        await session.flush()
     if capacity is not None:
         # More seats may let the waitlist in.
         await promote_waitlist(session, course.id, now=now)
         await courses.refresh(course)
     return course
+
+
+@asynccontextmanager
+async def _code_guard(session: AsyncSession) -> AsyncIterator[None]:
+    """Two administrators may race past `code_taken` with the same code: the
+    unique index decides, and the loser hears code_taken, not a server error."""
+    try:
+        async with session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        if "code" not in str(exc.orig).lower():
+            raise
+        raise CodeTaken() from None
 
 
 async def archive_course(session: AsyncSession, course_id: str, *, now: datetime) -> Course:
@@ -304,11 +324,24 @@ async def get_course(
     session: AsyncSession, course_id: str, *, viewer: CurrentUser | None, now: datetime
 ) -> CourseView:
     course = await CourseRepository(session).get(course_id)
-    if course is None or (
-        course.archived_at is not None and (viewer is None or viewer.role == Role.STUDENT)
-    ):
+    if course is None:
         raise CourseNotFound()
-    return (await _views(session, [course], viewer=viewer, now=now))[0]
+    view = (await _views(session, [course], viewer=viewer, now=now))[0]
+    if course.archived_at is not None and not _sees_archived(viewer, view):
+        raise CourseNotFound()
+    return view
+
+
+def _sees_archived(viewer: CurrentUser | None, view: CourseView) -> bool:
+    """An archived course stays visible to staff, its instructor, and the
+    students who were in it: its history is theirs."""
+    if viewer is None:
+        return False
+    if viewer.role == Role.ADMIN:
+        return True
+    if viewer.role == Role.INSTRUCTOR:
+        return view.course.instructor_id == viewer.id
+    return view.mine is not None
 
 
 async def list_courses(
@@ -317,7 +350,7 @@ async def list_courses(
     problems: dict[str, str] = {}
     sort = query.sort or "code"
     descending = sort.startswith("-")
-    sort_key = sort.lstrip("-")
+    sort_key = sort[1:] if descending else sort
     if sort_key not in SORTS:
         problems["sort"] = "must be one of " + ", ".join(SORTS) + " (prefix - for descending)"
     if query.status and query.status not in {"open", "full", "closed"}:
@@ -336,21 +369,28 @@ async def list_courses(
                 prices[name] = int(raw)
             except ValueError:
                 problems[name] = "must be a whole number of minor units"
+                continue
+            # Out of range it would overflow the database's integer, not just match nothing.
+            if not 0 <= int(raw) <= MAX_PRICE:
+                problems[name] = f"must be between 0 and {MAX_PRICE} (minor units)"
     if query.text and len(query.text) > 200:
         problems["q"] = "must be at most 200 characters"
+    for name, raw in (("q", query.text), ("instructor", query.instructor_id)):
+        if raw and not _clean_text(raw):
+            problems[name] = "must not contain NUL characters"
     if problems:
         raise Invalid(fields=problems)
     after = decode_cursor(query.cursor, size=2)
-    after_key: tuple[Any, str] | None = None
-    if after:
-        value = after[0]
-        if sort_key == "starts_on":
-            try:
-                value = date.fromisoformat(str(value))
-            except ValueError:
-                raise Invalid(fields={"cursor": "is not a valid cursor"}) from None
-        after_key = (value, str(after[1]))
-    include_archived = query.include_archived and viewer is not None and viewer.role == Role.ADMIN
+    after_key = _after_key(after, sort_key) if after else None
+    # Administrators may list archived courses; an instructor, their own.
+    include_archived = (
+        query.include_archived
+        and viewer is not None
+        and (
+            viewer.role == Role.ADMIN
+            or (viewer.role == Role.INSTRUCTOR and query.instructor_id == viewer.id)
+        )
+    )
     rows = await CourseRepository(session).search(
         CourseQuery(
             text=query.text.strip() if query.text else None,
@@ -378,6 +418,26 @@ async def list_courses(
     return await _views(session, page, viewer=viewer, now=now), next_cursor
 
 
+def _after_key(after: list[Any], sort_key: str) -> tuple[Any, str]:
+    """The cursor's sort value, of the type its column holds: a cursor made for
+    another sort order is refused here rather than failing in the database."""
+    value, last_id = after
+    if sort_key == "starts_on" and isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            value = None
+    fits = {
+        "starts_on": isinstance(value, date),
+        "price": isinstance(value, int) and 0 <= value <= MAX_PRICE,
+        "code": _clean_text(value),
+        "title": _clean_text(value),
+    }
+    if not fits[sort_key] or not _clean_text(last_id):
+        raise Invalid(fields={"cursor": "is not a valid cursor"})
+    return value, last_id
+
+
 async def _views(
     session: AsyncSession, courses: Sequence[Course], *, viewer: CurrentUser | None, now: datetime
 ) -> list[CourseView]:
@@ -388,6 +448,7 @@ async def _views(
         mine = await enrollments.latest_for(
             student_id=viewer.id, course_ids=[c.id for c in courses]
         )
+    waiting = await enrollments.waitlist_lengths([c.id for c in courses])
     views = []
     for course in courses:
         view = CourseView(
@@ -398,8 +459,7 @@ async def _views(
         )
         if view.mine is not None and view.mine.status == EnrollmentStatus.WAITLISTED:
             view.my_position = await enrollments.position(view.mine)
-        if len(courses) == 1 or view.status == "full":
-            view.waitlist_length = await enrollments.waitlist_length(course.id)
+        view.waitlist_length = waiting.get(course.id, 0)
         views.append(view)
     return views
 
@@ -420,7 +480,7 @@ async def my_enrollments(
     after = decode_cursor(cursor, size=2)
     enrollments = EnrollmentRepository(session)
     rows = await enrollments.for_student(
-        actor.id, after=(str(after[0]), str(after[1])) if after else None, limit=limit + 1
+        actor.id, after=_enrollment_after(after) if after else None, limit=limit + 1
     )
     page = rows[:limit]
     courses = {
@@ -441,6 +501,22 @@ async def my_enrollments(
         encode_cursor([page[-1].created_at.isoformat(), page[-1].id]) if len(rows) > limit else None
     )
     return views, next_cursor
+
+
+def _enrollment_after(after: list[Any]) -> tuple[datetime, str]:
+    created, last_id = after
+    try:
+        stamp = datetime.fromisoformat(created) if isinstance(created, str) else None
+    except ValueError:
+        stamp = None
+    if stamp is None or stamp.tzinfo is None or not _clean_text(last_id):
+        raise Invalid(fields={"cursor": "is not a valid cursor"})
+    return stamp, last_id
+
+
+def _clean_text(value: object) -> bool:
+    # PostgreSQL text cannot hold NUL: such a value would fail the query.
+    return isinstance(value, str) and "\x00" not in value
 
 
 @dataclass
@@ -474,6 +550,8 @@ async def roster(
         raise CourseNotFound()
     require_course_staff(actor, course)
     after = decode_cursor(cursor, size=1)
+    if after and not _clean_text(after[0]):
+        raise Invalid(fields={"cursor": "is not a valid cursor"})
     enrollments = EnrollmentRepository(session)
     rows = await enrollments.roster(
         course_id,
