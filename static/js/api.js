@@ -116,8 +116,8 @@ export function refreshSession() {
   return refreshInFlight;
 }
 
-// One API call. On a 401 it refreshes the session once and retries once.
-export async function request(method, path, { body, signal, auth = true } = {}) {
+// Sends a request; on a 401 it refreshes the session once and retries once.
+async function sendWithRefresh(method, path, { body, signal, auth = true } = {}) {
   let response = await send(method, path, { body, signal, auth });
   if (response.status === 401 && auth) {
     const hadSession = accessToken !== null || currentUser !== null;
@@ -128,7 +128,25 @@ export async function request(method, path, { body, signal, auth = true } = {}) 
     }
   }
   if (!response.ok) throw await toApiError(response);
-  return readBody(response);
+  return response;
+}
+
+// One API call answering JSON (or nothing).
+export async function request(method, path, options = {}) {
+  return readBody(await sendWithRefresh(method, path, options));
+}
+
+function filenameOf(response, fallback) {
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename="?([^";]+)"?/i.exec(disposition);
+  return match ? match[1] : fallback;
+}
+
+// A file from the API (a CSV export, say), fetched with the access token:
+// resolves with {blob, filename}.
+export async function download(path, { signal, fallbackName = "download" } = {}) {
+  const response = await sendWithRefresh("GET", path, { signal });
+  return { blob: await response.blob(), filename: filenameOf(response, fallbackName) };
 }
 
 export const api = {

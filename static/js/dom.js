@@ -45,17 +45,26 @@ export function formatDate(value) {
 
 // The page heading; it takes focus after navigation so screen readers start there.
 export function pageHeading(text, lead) {
-  return [
-    h("h1", { class: "page-title", tabindex: "-1" }, text),
-    lead ? h("p", { class: "page-lead" }, lead) : null,
-  ];
+  const heading = h("h1", { class: "page-title", tabindex: "-1" }, text);
+  return lead ? [heading, h("p", { class: "page-lead" }, lead)] : [heading];
+}
+
+// For pages that build their heading after loading: the shell, finding no
+// heading yet, focused <main>; hand that focus on to the heading.
+export function focusLateHeading(root) {
+  if (document.activeElement && document.activeElement.id === "main") {
+    const heading = root.querySelector("h1");
+    if (heading) heading.focus();
+  }
 }
 
 // One labelled form control with a hint and an error message linked through
-// aria-describedby. spec: {name, label, type, autocomplete, hint, required,
-// value, options: [{value, label}], check(value) -> hint unmet?}
-function buildField(formId, spec) {
-  const id = `${formId}-${spec.name}`;
+// aria-describedby. spec: {name, label, type ("textarea" for several lines),
+// autocomplete, hint, required, value, options: [{value, label}], min, max,
+// step, rows, optionalLabel, check(value) -> hint unmet?}. Returns
+// {name, wrapper, control, setError(message)}.
+export function createField(formId, spec) {
+  const id = spec.id || `${formId}-${spec.name}`;
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
   const attributes = {
@@ -66,9 +75,15 @@ function buildField(formId, spec) {
     inputmode: spec.inputmode,
     spellcheck: spec.spellcheck,
     autocapitalize: spec.autocapitalize,
+    min: spec.min,
+    max: spec.max,
+    step: spec.step,
+    placeholder: spec.placeholder,
   };
   let control;
-  if (spec.options) {
+  if (spec.type === "textarea") {
+    control = h("textarea", { ...attributes, rows: spec.rows || 5, value: spec.value });
+  } else if (spec.options) {
     control = h(
       "select",
       attributes,
@@ -124,7 +139,7 @@ function buildField(formId, spec) {
 // throw an ApiError; its field messages are shown next to the fields.
 export function createForm({ id, fields, submitLabel, busyLabel, onSubmit, extraActions = [], className }) {
   const formId = id || uniqueId("form");
-  const built = fields.map((spec) => buildField(formId, spec));
+  const built = fields.map((spec) => createField(formId, spec));
   const byName = new Map(built.map((entry) => [entry.name, entry]));
   const alert = h("div", { class: "form-alert", role: "alert" });
   const status = h("div", { class: "form-status", role: "status" });

@@ -9,6 +9,47 @@
 //   load    imports the page module on first visit
 export const routes = [
   { path: "/", access: "anyone", nav: "Home", load: () => import("./pages/home.js") },
+  { path: "/catalog", access: "anyone", nav: "Catalog", load: () => import("./pages/catalog.js") },
+  { path: "/courses/:id", access: "anyone", load: () => import("./pages/course.js") },
+  {
+    path: "/courses/:id/roster",
+    access: "signed-in",
+    roles: ["instructor", "admin"],
+    load: () => import("./pages/roster.js"),
+  },
+  {
+    path: "/my-courses",
+    access: "signed-in",
+    roles: ["student"],
+    nav: "My courses",
+    load: () => import("./pages/my-courses.js"),
+  },
+  {
+    path: "/teaching",
+    access: "signed-in",
+    roles: ["instructor"],
+    nav: "My teaching",
+    load: () => import("./pages/teaching.js"),
+  },
+  {
+    path: "/admin/courses",
+    access: "signed-in",
+    roles: ["admin"],
+    nav: "Courses",
+    load: () => import("./pages/admin-courses.js"),
+  },
+  {
+    path: "/admin/courses/new",
+    access: "signed-in",
+    roles: ["admin"],
+    load: () => import("./pages/course-editor.js"),
+  },
+  {
+    path: "/admin/courses/:id/edit",
+    access: "signed-in",
+    roles: ["admin"],
+    load: () => import("./pages/course-editor.js"),
+  },
   { path: "/profile", access: "signed-in", nav: "Profile", load: () => import("./pages/profile.js") },
   {
     path: "/admin/users",

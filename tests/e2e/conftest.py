@@ -28,7 +28,13 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.e2e.support import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_USERNAME, PageFactory
+from tests.e2e.support import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    CatalogData,
+    PageFactory,
+)
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -224,3 +230,13 @@ def admin_api(playwright_instance: Playwright, server: Server) -> Iterator[APIRe
     )
     yield context
     context.dispose()
+
+
+@pytest.fixture
+def catalog(
+    playwright_instance: Playwright, server: Server, admin_api: APIRequestContext
+) -> Iterator[CatalogData]:
+    """Makes users, courses and enrollments through the API for one test."""
+    data = CatalogData(playwright_instance, server.base_url, admin_api)
+    yield data
+    data.close()

@@ -11,9 +11,11 @@ from playwright.sync_api import Page, expect
 from tests.e2e.support import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
+    CatalogData,
     PageFactory,
     format_violations,
     sign_in,
+    tour_catalog_pages,
 )
 
 pytestmark = pytest.mark.e2e
@@ -26,9 +28,9 @@ def blocking_violations(page: Page) -> list[dict[str, Any]]:
     return [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
 
 
-def assert_accessible(page: Page) -> None:
+def assert_accessible(page: Page, name: str = "") -> None:
     violations = blocking_violations(page)
-    assert violations == [], format_violations(violations)
+    assert violations == [], f"{name}\n{format_violations(violations)}"
 
 
 def test_sign_in_and_sign_up_pages_are_accessible(page: Page) -> None:
@@ -92,3 +94,19 @@ def test_the_skip_link_moves_keyboard_focus_to_the_page(page: Page) -> None:
     assert page.evaluate("location.hash") == "#/login"
     page.keyboard.press("Tab")
     expect(page.get_by_label("Username or e-mail")).to_be_focused()
+
+
+@pytest.mark.parametrize(
+    ("viewport", "color_scheme"),
+    [
+        pytest.param({"width": 1280, "height": 900}, "light", id="desktop-light"),
+        pytest.param({"width": 360, "height": 740}, "light", id="phone-light"),
+        pytest.param({"width": 1280, "height": 900}, "dark", id="desktop-dark"),
+    ],
+)
+def test_catalog_pages_are_accessible(
+    page_factory: PageFactory, catalog: CatalogData, viewport: dict[str, int], color_scheme: str
+) -> None:
+    tour_catalog_pages(
+        page_factory, catalog, assert_accessible, viewport=viewport, color_scheme=color_scheme
+    )

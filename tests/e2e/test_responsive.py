@@ -5,16 +5,23 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.support import ADMIN_PASSWORD, ADMIN_USERNAME, PageFactory, sign_in
+from tests.e2e.support import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    CatalogData,
+    PageFactory,
+    sign_in,
+    tour_catalog_pages,
+)
 
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 360, "height": 740}
 
 
-def assert_no_horizontal_scroll(page: Page) -> None:
+def assert_no_horizontal_scroll(page: Page, name: str = "") -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width}px wide"
+    assert width <= PHONE["width"], f"{name or 'the page'} is {width}px wide"
 
 
 @pytest.fixture
@@ -71,3 +78,35 @@ def test_no_page_scrolls_sideways_on_a_phone(phone: Page) -> None:
     phone.goto("/#/profile")
     expect(phone.get_by_test_id("profile-username")).to_have_text(ADMIN_USERNAME)
     assert_no_horizontal_scroll(phone)
+
+
+def test_no_catalog_page_scrolls_sideways_on_a_phone(
+    page_factory: PageFactory, catalog: CatalogData
+) -> None:
+    tour_catalog_pages(
+        page_factory,
+        catalog,
+        assert_no_horizontal_scroll,
+        viewport=PHONE,
+        has_touch=True,
+        is_mobile=True,
+    )
+
+
+def test_the_catalog_filters_and_a_course_page_fit_a_phone(
+    phone: Page, catalog: CatalogData
+) -> None:
+    course = catalog.course(catalog.user("instructor"), title="A rather long course title " * 3)
+    phone.goto("/#/catalog")
+    expect(phone.get_by_role("search").get_by_label("Search")).to_be_visible()
+    phone.get_by_role("search").get_by_label("Max price ($)").fill("no price")
+    expect(phone.get_by_text("Enter a price as a number")).to_be_visible()
+    assert_no_horizontal_scroll(phone, "the catalog with an error")
+
+    phone.goto(f"/#/courses/{course['id']}")
+    enroll = phone.get_by_role("link", name="Sign in to enroll")
+    expect(enroll).to_be_visible()
+    # On a phone the enrollment panel comes before the description.
+    about = phone.get_by_role("heading", name="About this course")
+    assert enroll.bounding_box()["y"] < about.bounding_box()["y"]  # type: ignore[index]
+    assert_no_horizontal_scroll(phone, "the course page")

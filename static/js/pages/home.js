@@ -8,24 +8,26 @@ const abilities = {
   guest: [
     { text: "Create a student account to enroll in courses.", href: "#/register", link: "Create an account" },
     { text: "Already registered? Sign in with your username or e-mail.", href: "#/login", link: "Sign in" },
-    { text: "Browse the course catalog, with schedules, seats and prices." },
+    { text: "Browse the course catalog, with schedules, seats and prices.", href: "#/catalog", link: "Browse the catalog" },
   ],
   student: [
     { text: "Keep your name, e-mail address and password up to date.", href: "#/profile", link: "Your profile" },
-    { text: "Browse the catalog, fill a cart and pay for your courses." },
+    { text: "Browse the catalog and enroll, reserve a seat or join a waitlist.", href: "#/catalog", link: "Browse the catalog" },
+    { text: "See your enrollments, held seats and waitlist places.", href: "#/my-courses", link: "My courses" },
+    { text: "Fill a cart and pay for your courses." },
     { text: "Follow your progress, submit assignments and take quizzes." },
     { text: "Read announcements and message your instructors." },
   ],
   instructor: [
     { text: "Keep your name, e-mail address and password up to date.", href: "#/profile", link: "Your profile" },
-    { text: "See the rosters of the courses you teach." },
+    { text: "See the rosters of the courses you teach.", href: "#/teaching", link: "My teaching" },
     { text: "Publish materials, assignments and quizzes, and grade submissions." },
     { text: "Read course reports, message students and announce to a course." },
   ],
   admin: [
     { text: "Manage users: create accounts, change roles, deactivate and reactivate.", href: "#/admin/users", link: "Manage users" },
     { text: "Keep your own profile and password up to date.", href: "#/profile", link: "Your profile" },
-    { text: "Run courses, seat limits, prices and due dates." },
+    { text: "Run courses, seat limits, prices and due dates.", href: "#/admin/courses", link: "Manage courses" },
     { text: "Handle payments and refunds, reports and announcements to everyone." },
   ],
 };
