@@ -6,6 +6,8 @@ Redis through the `limits` library. Both count failures in a moving window.
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,12 +44,15 @@ class Throttle(Protocol):
     async def close(self) -> None: ...
 
 
+STORED_KEY_MAX = 200
+
+
 class ThrottleHit(Base):
     __tablename__ = "throttle_hits"
     __table_args__ = (Index("ix_throttle_hits_key_created_at", "key", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    key: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(STORED_KEY_MAX))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -70,7 +75,8 @@ class DatabaseThrottle:
                 count, oldest = (
                     await session.execute(
                         select(func.count(), func.min(ThrottleHit.created_at)).where(
-                            ThrottleHit.key == limit.key, ThrottleHit.created_at > since
+                            ThrottleHit.key == _stored_key(limit.key),
+                            ThrottleHit.created_at > since,
                         )
                     )
                 ).one()
@@ -81,18 +87,21 @@ class DatabaseThrottle:
     async def record_failure(self, limits: Sequence[Limit], now: datetime) -> None:
         async with self._sessions() as session:
             for limit in limits:
+                key = _stored_key(limit.key)
                 await session.execute(
                     delete(ThrottleHit).where(
-                        ThrottleHit.key == limit.key,
+                        ThrottleHit.key == key,
                         ThrottleHit.created_at <= now - limit.window,
                     )
                 )
-                session.add(ThrottleHit(key=limit.key, created_at=now))
+                session.add(ThrottleHit(key=key, created_at=now))
             await session.commit()
 
     async def reset(self, limit: Limit) -> None:
         async with self._sessions() as session:
-            await session.execute(delete(ThrottleHit).where(ThrottleHit.key == limit.key))
+            await session.execute(
+                delete(ThrottleHit).where(ThrottleHit.key == _stored_key(limit.key))
+            )
             await session.commit()
 
     async def close(self) -> None:
@@ -102,11 +111,21 @@ class DatabaseThrottle:
 class RedisThrottle:
     """The same counts in Redis, through the `limits` library's moving window."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, *, key_prefix: str = "LIMITS") -> None:
+        import coredis
         from limits.aio.strategies import MovingWindowRateLimiter
         from limits.storage import storage_from_string
 
-        self._storage = storage_from_string(f"async+{redis_url}")
+        # The throttle owns the connection pool so that close() can release it:
+        # `limits` never closes its connections. It hands the pool to coredis,
+        # though its annotations only name scalar options.
+        self.key_prefix = key_prefix
+        self._pool = coredis.ConnectionPool.from_url(redis_url)
+        self._storage = storage_from_string(
+            f"async+{redis_url}",
+            connection_pool=self._pool,  # type: ignore[arg-type]
+            key_prefix=key_prefix,
+        )
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     @staticmethod
@@ -120,7 +139,7 @@ class RedisThrottle:
             item = self._item(limit)
             if not await self._limiter.test(item, limit.key):
                 stats = await self._limiter.get_window_stats(item, limit.key)
-                wait = max(wait, max(1, int(stats.reset_time - time.time()) + 1))
+                wait = max(wait, max(1, math.ceil(stats.reset_time - time.time())))
         return wait
 
     async def record_failure(self, limits: Sequence[Limit], now: datetime) -> None:
@@ -131,7 +150,16 @@ class RedisThrottle:
         await self._limiter.clear(self._item(limit), limit.key)
 
     async def close(self) -> None:
-        return None
+        self._pool.disconnect()
+
+
+def _stored_key(key: str) -> str:
+    # A key may hold what a visitor typed (an unknown login, for one): it can
+    # outgrow the column, or hold a NUL, which PostgreSQL cannot store in text.
+    # A digest keeps such a key unique and storable.
+    if len(key) <= STORED_KEY_MAX and "\x00" not in key:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:
