@@ -91,6 +91,9 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             smtp_url=env.get("SMTP_URL") or None,
             mail_dir=Path(env.get("PORTAL_MAIL_DIR") or "var/mail"),
+            # Server processes that share this file share the simulator's
+            # sessions and events, as they would share Stripe.
+            simulator_db=Path(env.get("PORTAL_SIMULATOR_DB") or "var/stripe-simulator.db"),
             reminder_days=_days(env.get("PORTAL_REMINDER_DAYS", "3,1")),
             mail_from=env.get("PORTAL_MAIL_FROM")
             or "Student Portal <no-reply@student-portal.invalid>",
@@ -99,6 +102,7 @@ class Settings:
             argon2_parallelism=_int(env, "PORTAL_ARGON2_PARALLELISM", 4, minimum=1),
             serve_static=env.get("PORTAL_SERVE_STATIC", "1").strip().lower()
             not in {"0", "false", "no", "off"},
+            checkout_hold_minutes=_int(env, "PORTAL_CHECKOUT_HOLD_MINUTES", 30, minimum=30),
         )
 
 

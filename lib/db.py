@@ -6,6 +6,7 @@ import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
@@ -68,10 +69,23 @@ def async_url(url: str) -> str:
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        return "postgresql+asyncpg://" + url[len("postgresql://") :]
+        return "postgresql+asyncpg://" + _asyncpg_query(url[len("postgresql://") :])
     if url.startswith("sqlite://") and not url.startswith("sqlite+"):
         return "sqlite+aiosqlite://" + url[len("sqlite://") :]
     return url
+
+
+def _asyncpg_query(rest: str) -> str:
+    # Hosted databases hand out libpq URLs with `?sslmode=require`; asyncpg
+    # refuses that keyword and takes the same values as `ssl`.
+    base, separator, query = rest.partition("?")
+    if not separator:
+        return rest
+    params = [
+        ("ssl" if name == "sslmode" else name, value)
+        for name, value in parse_qsl(query, keep_blank_values=True)
+    ]
+    return f"{base}?{urlencode(params)}"
 
 
 def is_sqlite(url: str) -> bool:
@@ -90,8 +104,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    # Several server processes share one PostgreSQL (100 connections by
+    # default): keep each process's share small; tune with the environment.
+    kwargs.setdefault("pool_size", int(os.environ.get("PORTAL_DB_POOL_SIZE", "5")))
+    kwargs.setdefault("max_overflow", int(os.environ.get("PORTAL_DB_MAX_OVERFLOW", "10")))
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
 

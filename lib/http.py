@@ -19,7 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lib.errors import Forbidden, Invalid, NotAuthenticated, PayloadTooLarge, PortalError
+from lib.errors import (
+    Forbidden,
+    Invalid,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    PortalError,
+)
 from lib.runtime import CurrentUser, Portal
 from lib.security import Role
 
@@ -82,10 +89,17 @@ class Call(Generic[BodyT]):
         return self.request.client.host if self.request.client else "unknown"
 
     def path(self, name: str) -> str:
-        return str(self.request.path_params[name])
+        value = str(self.request.path_params[name])
+        # No id contains a NUL; PostgreSQL refuses it in text, so stop it here.
+        if "\x00" in value:
+            raise NotFound()
+        return value
 
     def query(self, name: str) -> str | None:
-        return self.request.query_params.get(name)
+        value = self.request.query_params.get(name)
+        if value is not None and "\x00" in value:
+            raise Invalid(fields={name: "must not contain a NUL character"})
+        return value
 
 
 @dataclass(frozen=True)
@@ -201,6 +215,8 @@ async def _user_from_header(header: str, portal: Portal, session: AsyncSession) 
 
 async def _parse_body(request: Request, schema: type[SchemaT]) -> SchemaT:
     raw = await request.body()
+    if b"\\u0000" in raw or b"\x00" in raw:
+        raise Invalid(fields={"body": "must not contain NUL characters"})
     if not raw.strip():
         raise PortalError("The request needs a JSON body.", status_code=400, code="malformed_json")
     try:

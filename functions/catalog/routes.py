@@ -42,11 +42,12 @@ def _spec(body: CourseIn | CoursePatch) -> service.CourseSpec:
         instructor_id=body.instructor_id,
         starts_on=schedule.starts_on if schedule else None,
         ends_on=schedule.ends_on if schedule else None,
+        # A change that moves the dates without listing sessions keeps the sessions.
         sessions=[
             service.SessionSpec(s.weekday, s.start_time, s.end_time, s.location)
             for s in schedule.sessions
         ]
-        if schedule
+        if schedule and "sessions" in schedule.model_fields_set
         else None,
         capacity=body.capacity,
         price_amount=price.amount if price else None,

@@ -46,11 +46,16 @@ def hold_due_at(
 ) -> datetime:
     """How long a seat is held before it must be paid: `payment_due_days` days,
     or the checkout's lifetime for pay-now courses; never past the course start."""
+    starts_at = course_starts_at(course)
+    if now >= starts_at:
+        # Enrollment may stay open after the first day; capping at a start that
+        # has passed would make the hold due (and released) before it is paid.
+        return now + pay_now_hold
     if course.payment_due_days > 0:
         due = now + timedelta(days=course.payment_due_days)
     else:
         due = now + pay_now_hold
-    return max(now, min(due, course_starts_at(course)))
+    return min(due, starts_at)
 
 
 def accepting(course: Course, now: datetime) -> bool:
@@ -128,6 +133,23 @@ async def confirm(session: AsyncSession, enrollment_ids: Sequence[str], *, now: 
         ):
             moved += 1
     return moved
+
+
+async def keep_held(session: AsyncSession, enrollment_ids: Sequence[str], *, now: datetime) -> int:
+    """Held seats whose payment is under way (a bank debit that settles later) no
+    longer run out: they stay held until the payment settles or fails."""
+    enrollments = EnrollmentRepository(session)
+    kept = 0
+    for enrollment_id in enrollment_ids:
+        if await enrollments.move(
+            enrollment_id,
+            from_statuses=[S.PENDING_PAYMENT],
+            to_status=S.PENDING_PAYMENT,
+            now=now,
+            due_at=None,
+        ):
+            kept += 1
+    return kept
 
 
 async def release(
@@ -234,6 +256,8 @@ async def join_waitlist(
     if await enrollments.live(student_id=student_id, course_id=course_id) is not None:
         raise AlreadyEnrolled([course.code])
     number = await courses.next_waitlist_number(course_id)
+    if number is None:
+        raise CourseNotFull()
     enrollment = Enrollment(
         course_id=course_id,
         student_id=student_id,

@@ -17,8 +17,14 @@ async def test_course_lifecycle(client: httpx.AsyncClient, factory: Factory) -> 
         "schedule": {
             "starts_on": "2026-02-02",
             "ends_on": "2026-05-29",
-            "sessions": [{"weekday": "monday", "start_time": "09:00", "end_time": "10:30",
-                          "location": "Room 1"}],
+            "sessions": [
+                {
+                    "weekday": "monday",
+                    "start_time": "09:00",
+                    "end_time": "10:30",
+                    "location": "Room 1",
+                }
+            ],
         },
         "capacity": 2,
         "price": {"amount": 12900, "currency": "usd"},
@@ -37,12 +43,14 @@ async def test_course_lifecycle(client: httpx.AsyncClient, factory: Factory) -> 
         r = await client.post(f"/api/catalog/courses/{course['id']}/enroll", headers=s.headers)
         assert r.status_code == 201, r.text
         assert r.json()["enrollment"]["status"] == "pending_payment"
-    full = await client.post(f"/api/catalog/courses/{course['id']}/enroll",
-                             headers=students[2].headers)
+    full = await client.post(
+        f"/api/catalog/courses/{course['id']}/enroll", headers=students[2].headers
+    )
     assert full.status_code == 409
     assert full.json()["error"]["code"] == "course_full"
-    wait = await client.post(f"/api/catalog/courses/{course['id']}/waitlist",
-                             headers=students[2].headers)
+    wait = await client.post(
+        f"/api/catalog/courses/{course['id']}/waitlist", headers=students[2].headers
+    )
     assert wait.status_code == 201, wait.text
     assert wait.json()["enrollment"]["position"] == 1
 
@@ -58,11 +66,13 @@ async def test_course_lifecycle(client: httpx.AsyncClient, factory: Factory) -> 
     promoted = await client.get("/api/catalog/enrollments", headers=students[2].headers)
     assert promoted.json()["items"][0]["status"] == "pending_payment"
 
-    shrink = await client.patch(f"/api/catalog/courses/{course['id']}", json={"capacity": 1},
-                                headers=admin.headers)
+    shrink = await client.patch(
+        f"/api/catalog/courses/{course['id']}", json={"capacity": 1}, headers=admin.headers
+    )
     assert shrink.status_code == 409
     assert shrink.json()["error"]["code"] == "capacity_below_taken"
-    roster = await client.get(f"/api/catalog/courses/{course['id']}/roster.csv",
-                              headers=admin.headers)
+    roster = await client.get(
+        f"/api/catalog/courses/{course['id']}/roster.csv", headers=admin.headers
+    )
     assert roster.status_code == 200
     assert roster.text.count("\n") == 3
