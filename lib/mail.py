@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import smtplib
 import ssl
@@ -34,11 +35,22 @@ class FileMailer:
     def _write(self, message: EmailMessage) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = str(message["X-Portal-Message-Id"] or os.urandom(8).hex())
-        # Written aside, then renamed: a reader never sees half a message.
+        # Written aside, then linked into place: a reader never sees half a
+        # message, and a message sent twice leaves a second file (as it would
+        # leave a second mail in an inbox) instead of silently replacing the first.
         fd, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(bytes(message))
-        os.replace(temporary, self.folder / f"{name}.eml")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(bytes(message))
+            for copy in itertools.count():
+                target = self.folder / (f"{name}.eml" if copy == 0 else f"{name}.{copy}.eml")
+                try:
+                    os.link(temporary, target)
+                except FileExistsError:
+                    continue
+                return
+        finally:
+            os.unlink(temporary)
 
 
 class SmtpMailer:

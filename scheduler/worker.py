@@ -11,7 +11,8 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -45,8 +46,22 @@ async def run_job(portal: Portal, job: Job) -> Mapping[str, Any]:
     return result
 
 
-async def run_forever(portal: Portal, *, stop: asyncio.Event | None = None) -> None:
+async def run_forever(
+    portal: Portal, *, stop: asyncio.Event | None = None, jobs: Iterable[Job] | None = None
+) -> None:
     stop = stop or asyncio.Event()
+    chosen = list(JOBS.values() if jobs is None else jobs)
+    running: set[asyncio.Task[Any]] = set()
+
+    async def tracked(job: Job) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        running.add(task)
+        try:
+            await run_job(portal, job)
+        finally:
+            running.discard(task)
+
     scheduler = AsyncIOScheduler(
         job_defaults={
             "coalesce": True,
@@ -55,23 +70,36 @@ async def run_forever(portal: Portal, *, stop: asyncio.Event | None = None) -> N
         },
         timezone="UTC",
     )
-    for job in JOBS.values():
+    started_at = datetime.now(UTC)
+    for job in chosen:
         scheduler.add_job(
-            run_job,
+            tracked,
             IntervalTrigger(**job.every),
-            args=[portal, job],
+            args=[job],
             id=job.name,
             name=job.name,
             replace_existing=True,
+            # Every job runs once at start: a restart or a deploy never delays
+            # reminders and e-mail by a whole interval.
+            next_run_time=started_at,
         )
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
         loop.add_signal_handler(signum, stop.set)
     scheduler.start()
-    log.info(json.dumps({"event": "scheduler.started", "jobs": sorted(JOBS)}))
+    log.info(json.dumps({"event": "scheduler.started", "jobs": sorted(j.name for j in chosen)}))
     try:
         await stop.wait()
     finally:
-        # Let running jobs finish their transaction; start no new ones.
-        scheduler.shutdown(wait=True)
+        # Start no new runs and let the running ones finish their work: shutting
+        # APScheduler's asyncio executor down would cancel them mid-send.
+        scheduler.pause()
+        # One turn of the loop lets a run submitted just before the pause begin.
+        await asyncio.sleep(0)
+        while running:
+            await asyncio.gather(*running, return_exceptions=True)
+        scheduler.shutdown(wait=False)
+        for signum in signals:
+            loop.remove_signal_handler(signum)
         log.info(json.dumps({"event": "scheduler.stopped"}))

@@ -23,27 +23,36 @@ def _due_in(days: int) -> str:
 
 
 async def send_payment_reminders(
-    session: AsyncSession, *, now: datetime, days: tuple[int, ...] = DUE_SOON_DAYS
+    session: AsyncSession,
+    *,
+    now: datetime,
+    days: tuple[int, ...] = DUE_SOON_DAYS,
+    batch: int = BATCH,
 ) -> int:
     """For each pending payment, the most urgent threshold it has crossed, once."""
     thresholds = sorted(days)
     if not thresholds:
         return 0
     horizon = now + timedelta(days=thresholds[-1])
+    payments = PaymentRepository(session)
     queued = 0
-    for payment in await PaymentRepository(session).pending_due_by(
-        until=horizon, now=now, limit=BATCH
-    ):
-        crossed = [d for d in thresholds if payment.due_at - timedelta(days=d) <= now]
-        # Only a threshold the payment lived through: a payment made two days
-        # before its due date gets no "due in 3 days" notice.
-        crossed = [d for d in crossed if payment.created_at < payment.due_at - timedelta(days=d)]
-        if not crossed:
-            continue
-        most_urgent = crossed[0]
-        if await _remind(session, payment, most_urgent, now=now):
-            queued += 1
-    return queued
+    after: tuple[datetime, str] | None = None
+    # Page through them all: the first page is the same on every run, and the
+    # payments past it would otherwise never be reminded.
+    while True:
+        page = await payments.pending_due_by(until=horizon, now=now, limit=batch, after=after)
+        for payment in page:
+            crossed = [d for d in thresholds if payment.due_at - timedelta(days=d) <= now]
+            # Only a threshold the payment lived through: a payment made two days
+            # before its due date gets no "due in 3 days" notice.
+            crossed = [
+                d for d in crossed if payment.created_at < payment.due_at - timedelta(days=d)
+            ]
+            if crossed and await _remind(session, payment, crossed[0], now=now):
+                queued += 1
+        if len(page) < batch:
+            return queued
+        after = (page[-1].due_at, page[-1].id)
 
 
 async def _remind(session: AsyncSession, payment: Payment, days: int, *, now: datetime) -> bool:
@@ -64,23 +73,31 @@ async def _remind(session: AsyncSession, payment: Payment, days: int, *, now: da
     )
 
 
-async def remind_pending_checkouts(session: AsyncSession, *, now: datetime) -> int:
+async def remind_pending_checkouts(
+    session: AsyncSession, *, now: datetime, batch: int = BATCH
+) -> int:
+    payments = PaymentRepository(session)
     queued = 0
-    for payment in await PaymentRepository(session).pending_started_before(
-        before=now - UNFINISHED_AFTER, now=now, limit=BATCH
-    ):
-        if await enqueue(
-            session,
-            kind="checkout.checkout_unfinished",
-            recipient_id=payment.student_id,
-            payload={
-                "payment_id": payment.id,
-                "amount": payment.amount,
-                "currency": payment.currency,
-                "due_at": payment.due_at.isoformat(),
-            },
-            now=now,
-            dedupe_key=f"checkout.checkout_unfinished:{payment.id}",
-        ):
-            queued += 1
-    return queued
+    after: tuple[datetime, str] | None = None
+    while True:
+        page = await payments.pending_started_before(
+            before=now - UNFINISHED_AFTER, now=now, limit=batch, after=after
+        )
+        for payment in page:
+            if await enqueue(
+                session,
+                kind="checkout.checkout_unfinished",
+                recipient_id=payment.student_id,
+                payload={
+                    "payment_id": payment.id,
+                    "amount": payment.amount,
+                    "currency": payment.currency,
+                    "due_at": payment.due_at.isoformat(),
+                },
+                now=now,
+                dedupe_key=f"checkout.checkout_unfinished:{payment.id}",
+            ):
+                queued += 1
+        if len(page) < batch:
+            return queued
+        after = (page[-1].created_at, page[-1].id)

@@ -13,6 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from functions.checkout.models import CartItem, Payment, PaymentItem
 
 
+def _after(column: Any, key: tuple[datetime, str]) -> Any:
+    stamp, last_id = key
+    return or_(column > stamp, and_(column == stamp, Payment.id > last_id))
+
+
 def _rowcount(result: Any) -> int:
     assert isinstance(result, CursorResult)
     return int(result.rowcount)
@@ -125,33 +130,45 @@ class PaymentRepository:
         )
         return list(result.scalars().all())
 
-    async def pending_due_by(self, *, until: datetime, now: datetime, limit: int) -> list[Payment]:
-        result = await self.session.execute(
-            select(Payment)
-            .where(
-                Payment.status == "pending",
-                Payment.processing.is_(False),
-                Payment.due_at > now,
-                Payment.due_at <= until,
-            )
-            .order_by(Payment.due_at)
-            .limit(limit)
+    async def pending_due_by(
+        self,
+        *,
+        until: datetime,
+        now: datetime,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[Payment]:
+        """Pending payments falling due in (now, until], by (due_at, id) after `after`."""
+        query = select(Payment).where(
+            Payment.status == "pending",
+            Payment.processing.is_(False),
+            Payment.due_at > now,
+            Payment.due_at <= until,
         )
+        if after:
+            query = query.where(_after(Payment.due_at, after))
+        result = await self.session.execute(query.order_by(Payment.due_at, Payment.id).limit(limit))
         return list(result.scalars().all())
 
     async def pending_started_before(
-        self, *, before: datetime, now: datetime, limit: int
+        self,
+        *,
+        before: datetime,
+        now: datetime,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Payment]:
+        """Pending payments started by `before`, by (created_at, id) after `after`."""
+        query = select(Payment).where(
+            Payment.status == "pending",
+            Payment.processing.is_(False),
+            Payment.created_at <= before,
+            Payment.due_at > now,
+        )
+        if after:
+            query = query.where(_after(Payment.created_at, after))
         result = await self.session.execute(
-            select(Payment)
-            .where(
-                Payment.status == "pending",
-                Payment.processing.is_(False),
-                Payment.created_at <= before,
-                Payment.due_at > now,
-            )
-            .order_by(Payment.created_at)
-            .limit(limit)
+            query.order_by(Payment.created_at, Payment.id).limit(limit)
         )
         return list(result.scalars().all())
 

@@ -40,8 +40,13 @@ log = logging.getLogger("portal.checkout")
 
 P = PaymentStatus
 E = EnrollmentStatus
-STRIPE_MIN_SESSION = timedelta(minutes=30)
-STRIPE_MAX_SESSION = timedelta(hours=24)
+# Stripe takes a Checkout Session that expires 30 minutes to 24 hours after it
+# receives the request; a minute's margin on either side covers the trip there
+# and clocks that differ a little. A session may so outlive a short hold: the
+# sweep closes it when the hold ends, and a payment in between is a late one.
+STRIPE_MARGIN = timedelta(minutes=1)
+STRIPE_MIN_SESSION = timedelta(minutes=30) + STRIPE_MARGIN
+STRIPE_MAX_SESSION = timedelta(hours=24) - STRIPE_MARGIN
 
 
 def gateway(portal: Portal) -> PaymentGateway:
@@ -156,14 +161,6 @@ async def checkout(session: AsyncSession, portal: Portal, student: CurrentUser) 
     ]
     await payment_repo.add(payment, items)
     await catalog.link_payment(session, [e.id for e in paid_holds], payment.id)
-    await enqueue(
-        session,
-        kind="checkout.started",
-        recipient_id=student.id,
-        payload={"payment_id": payment.id, "amount": payment.amount, "currency": payment.currency},
-        now=now,
-        dedupe_key=f"checkout.started:{payment.id}",
-    )
     result.payment = payment
     result.checkout_url = await _open_session(session, portal, payment, items, now=now)
     return result
@@ -221,7 +218,12 @@ async def pay_later(
     ):
         return payment
     if payment.checkout_session_id:
+        # Close the old session first, then look: one that was paid in the
+        # meantime cannot be closed, and a second session would charge twice.
         await gateway(portal).expire_session(payment.checkout_session_id)
+        previous = await gateway(portal).retrieve_session(payment.checkout_session_id)
+        if previous.status == "complete":
+            raise PaymentNotPayable("This payment was just made; its confirmation is on its way.")
     await _open_session(session, portal, payment, await payments.items(payment.id), now=now)
     return payment
 
@@ -367,6 +369,20 @@ async def _expire(session: AsyncSession, payment: Payment, *, now: datetime) -> 
         return False
     items = await payments.items(payment.id)
     await catalog.release(session, [i.enrollment_id for i in items], now=now)
+    await enqueue(
+        session,
+        kind="checkout.payment_overdue",
+        recipient_id=payment.student_id,
+        payload={
+            "payment_id": payment.id,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "due_at": payment.due_at.isoformat(),
+            "items": [{"description": i.description, "amount": i.amount} for i in items],
+        },
+        now=now,
+        dedupe_key=f"checkout.payment_overdue:{payment.id}",
+    )
     return True
 
 
@@ -396,12 +412,16 @@ async def session_completed(session: AsyncSession, portal: Portal, facts: Sessio
     payment = await _payment_for(session, facts)
     if payment is None:
         return "unknown_payment"
-    # A delayed method (bank debit): the money is on its way.
+    # A delayed method (bank debit): the money is on its way, and the seats
+    # stay held until it arrives or fails, however long the bank takes.
     if payment.status == P.PENDING and not payment.processing:
+        now = portal.clock.now()
         payment.processing = True
         payment.payment_intent = facts.payment_intent or payment.payment_intent
-        payment.updated_at = portal.clock.now()
+        payment.updated_at = now
         await session.flush()
+        items = await PaymentRepository(session).items(payment.id)
+        await catalog.keep_held(session, [i.enrollment_id for i in items], now=now)
         return "processing"
     return "unchanged"
 
@@ -446,7 +466,9 @@ async def session_expired(session: AsyncSession, portal: Portal, facts: SessionF
         return "unchanged"
     if payment.processing:
         return "unchanged"
-    if payment.due_at <= (facts.expires_at or now) or payment.due_at <= now:
+    # Stripe's expiry is in whole seconds; the hold's due time is not.
+    session_end = (facts.expires_at or now) + timedelta(seconds=1)
+    if payment.due_at <= session_end or payment.due_at <= now:
         # The session lived as long as the hold: both end now.
         return "expired" if await _expire(session, payment, now=now) else "unchanged"
     # Reserve now, pay later: the seats stay held; a new session can be opened.
@@ -462,9 +484,10 @@ async def _settle_paid(session: AsyncSession, portal: Portal, facts: SessionFact
     now = portal.clock.now()
     payment = await _payment_for(session, facts)
     if payment is None:
-        if facts.payment_intent and facts.amount_total:
-            # Money for a payment we do not know (its checkout never committed):
-            # give it back rather than keep it.
+        if facts.payment_id and facts.payment_intent and facts.amount_total:
+            # Money for a payment of ours we do not have (its checkout never
+            # committed): give it back rather than keep it. A session that names
+            # no payment of ours belongs to someone else on the same account.
             await gateway(portal).refund(
                 payment_intent=facts.payment_intent,
                 amount=facts.amount_total,
@@ -480,6 +503,20 @@ async def _settle_paid(session: AsyncSession, portal: Portal, facts: SessionFact
         )
         return "amount_mismatch"
     if payment.status in (P.PAID, P.REFUNDED):
+        if (
+            facts.payment_intent
+            and payment.payment_intent
+            and facts.payment_intent != payment.payment_intent
+        ):
+            # A second session of a payment already made was paid too (two
+            # tabs, a race with "pay now"): that charge goes back whole.
+            await gateway(portal).refund(
+                payment_intent=facts.payment_intent,
+                amount=facts.amount_total or payment.amount,
+                payment_id=payment.id,
+                idempotency_key=f"refund:duplicate:{facts.session_id}",
+            )
+            return "refunded_duplicate"
         return "unchanged"
     payments = PaymentRepository(session)
     if not await payments.move(
@@ -560,6 +597,10 @@ async def charge_refunded(
         payment = await payments.get(payment_id, for_update=True)
     if payment is None:
         raise EventNotReady("The refunded charge belongs to no payment we know yet.")
+    if payment_intent and payment.payment_intent and payment_intent != payment.payment_intent:
+        # Another charge for the same payment (a duplicate we gave back whole):
+        # the payment's own charge stands.
+        return "unchanged"
     if payment.status == P.REFUNDED:
         return "unchanged"
     if payment.status != P.PAID:

@@ -108,6 +108,14 @@ class DeliveryRepository:
         )
         return list(result.scalars().all())
 
+    async def give_back(self, token: str) -> None:
+        """This deliverer's claimed rows it did not send go back to the queue."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.claimed_by == token, OutboxMessage.status == "sending")
+            .values(status="pending", claimed_by=None)
+        )
+
     async def finish(self, message_id: str, *, token: str, values: dict[str, Any]) -> bool:
         result = await self.session.execute(
             update(OutboxMessage)

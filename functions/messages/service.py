@@ -23,6 +23,8 @@ log = logging.getLogger("portal.notifications")
 
 MAX_ATTEMPTS = 5
 STALE_CLAIM = timedelta(minutes=10)
+# A deliverer sends from its claim only this long, well inside STALE_CLAIM.
+SEND_WITHIN = STALE_CLAIM / 2
 DELIVERY_STATUSES = {"pending", "sending", "sent", "failed", "skipped"}
 
 
@@ -137,73 +139,93 @@ def _email(portal: Portal, message: OutboxMessage, *, to: str, rendered: Rendere
 
 
 async def deliver_due(portal: Portal, *, batch: int = 50) -> DeliveryReport:
-    """Send due e-mail: claim, send outside any transaction, record the outcome."""
+    """Send due e-mail: claim, send outside any transaction, record each outcome
+    as soon as it is known."""
     if portal.mailer is None:
         raise RuntimeError("no mailer configured")
     token = new_id()
-    now = portal.clock.now()
-    outgoing: list[tuple[OutboxMessage, EmailMessage | None]] = []
+    claimed_at = portal.clock.now()
+    report = DeliveryReport()
+    outgoing: list[tuple[OutboxMessage, EmailMessage]] = []
     async with portal.transaction() as session:
         deliveries_repo = DeliveryRepository(session)
-        await deliveries_repo.release_stale_claims(older_than=now - STALE_CLAIM)
-        for message in await deliveries_repo.claim(token=token, now=now, limit=batch):
+        await deliveries_repo.release_stale_claims(older_than=claimed_at - STALE_CLAIM)
+        for message in await deliveries_repo.claim(token=token, now=claimed_at, limit=batch):
             user = await auth.get_user(session, message.recipient_id)
             if not user.is_active:
-                outgoing.append((message, None))
+                report.skipped += 1
+                await deliveries_repo.finish(
+                    message.id, token=token, values={"status": "skipped", "claimed_by": None}
+                )
                 continue
-            rendered = render(
-                message.kind, message.payload, recipient_name=user.full_name,
-                site=portal.settings.site_origin,
-            )  # fmt: skip
-            outgoing.append((message, _email(portal, message, to=user.email, rendered=rendered)))
-
-    report = DeliveryReport()
-    results: list[tuple[str, dict[str, object]]] = []
-    for message, email in outgoing:
-        if email is None:
-            report.skipped += 1
-            results.append((message.id, {"status": "skipped", "claimed_by": None}))
-            continue
-        try:
-            await portal.mailer.send(email)
-        except Exception as exc:
-            attempts = message.attempts + 1
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            log.warning("notifications.send_failed %s attempt %s: %s", message.id, attempts, error)
-            if attempts >= MAX_ATTEMPTS:
+            try:
+                rendered = render(
+                    message.kind, message.payload, recipient_name=user.full_name,
+                    site=portal.settings.site_origin,
+                )  # fmt: skip
+                email = _email(portal, message, to=user.email, rendered=rendered)
+            except Exception as exc:
+                # A message that cannot be written never will be: it fails at
+                # once instead of blocking every later delivery run.
                 report.failed += 1
-                values: dict[str, object] = {
-                    "status": "failed",
-                    "attempts": attempts,
-                    "last_error": error,
-                    "claimed_by": None,
-                }
-            else:
-                report.retrying += 1
-                values = {
-                    "status": "pending",
-                    "attempts": attempts,
-                    "last_error": error,
-                    "next_attempt_at": now + backoff(attempts),
-                    "claimed_by": None,
-                }
-            results.append((message.id, values))
-            continue
-        report.sent += 1
-        results.append(
-            (
-                message.id,
-                {
-                    "status": "sent",
-                    "sent_at": portal.clock.now(),
-                    "attempts": message.attempts + 1,
-                    "claimed_by": None,
-                },
-            )
-        )
-    if results:
+                log.exception("notifications.render_failed %s", message.id)
+                await deliveries_repo.finish(
+                    message.id,
+                    token=token,
+                    values={
+                        "status": "failed",
+                        "last_error": f"{type(exc).__name__}: {exc}"[:500],
+                        "claimed_by": None,
+                    },
+                )
+                continue
+            outgoing.append((message, email))
+
+    for index, (message, email) in enumerate(outgoing):
+        if portal.clock.now() - claimed_at >= SEND_WITHIN:
+            # Past this point another deliverer may take these rows back as
+            # stale and send them too: hand the unsent ones back instead.
+            async with portal.transaction() as session:
+                await DeliveryRepository(session).give_back(token)
+            log.warning("notifications.batch_cut %s left for later", len(outgoing) - index)
+            break
+        values = await _send(portal, message, email, report)
+        # Recorded at once: a deliverer that dies later sends this one again never.
         async with portal.transaction() as session:
-            deliveries_repo = DeliveryRepository(session)
-            for message_id, values in results:
-                await deliveries_repo.finish(message_id, token=token, values=values)
+            await DeliveryRepository(session).finish(message.id, token=token, values=values)
     return report
+
+
+async def _send(
+    portal: Portal, message: OutboxMessage, email: EmailMessage, report: DeliveryReport
+) -> dict[str, object]:
+    assert portal.mailer is not None
+    attempts = message.attempts + 1
+    try:
+        await portal.mailer.send(email)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        log.warning("notifications.send_failed %s attempt %s: %s", message.id, attempts, error)
+        if attempts >= MAX_ATTEMPTS:
+            report.failed += 1
+            return {
+                "status": "failed",
+                "attempts": attempts,
+                "last_error": error,
+                "claimed_by": None,
+            }
+        report.retrying += 1
+        return {
+            "status": "pending",
+            "attempts": attempts,
+            "last_error": error,
+            "next_attempt_at": portal.clock.now() + backoff(attempts),
+            "claimed_by": None,
+        }
+    report.sent += 1
+    return {
+        "status": "sent",
+        "sent_at": portal.clock.now(),
+        "attempts": attempts,
+        "claimed_by": None,
+    }

@@ -43,6 +43,10 @@ class CheckoutSession:
     payment_intent: str | None
     metadata: dict[str, str]
     expires_at: datetime | None
+    client_reference_id: str | None = None
+    customer_email: str | None = None
+    success_url: str | None = None
+    cancel_url: str | None = None
 
     @classmethod
     def of(cls, obj: Any) -> CheckoutSession:
@@ -61,6 +65,10 @@ class CheckoutSession:
             payment_intent=intent,
             metadata=dict(data.get("metadata") or {}),
             expires_at=datetime.fromtimestamp(int(expires), tz=UTC) if expires else None,
+            client_reference_id=data.get("client_reference_id"),
+            customer_email=data.get("customer_email"),
+            success_url=data.get("success_url"),
+            cancel_url=data.get("cancel_url"),
         )
 
 

@@ -1,6 +1,7 @@
 // The app shell: session restore, hash routing, navigation and the mobile menu.
 import { getUser, logout, onUserChange, refreshSession } from "./api.js";
 import { h } from "./dom.js";
+import { refreshCounts, renderHeaderTools, startHeaderTools } from "./header-tools.js";
 import { checkAccess, forbiddenPage, matchRoute, notFoundPage, routes } from "./routes.js";
 
 const SITE_NAME = "Student Portal";
@@ -9,6 +10,8 @@ const header = document.querySelector(".site-header");
 const navToggle = document.getElementById("nav-toggle");
 const navLinks = document.getElementById("nav-links");
 const navUser = document.getElementById("nav-user");
+const headerTools = document.getElementById("header-tools");
+const headerLive = document.getElementById("header-live");
 const main = document.getElementById("main");
 const flashRegion = document.getElementById("flash");
 const pageRoot = document.getElementById("page");
@@ -116,6 +119,7 @@ async function renderRoute() {
   main.removeAttribute("aria-busy");
   document.title = title ? `${title} · ${SITE_NAME}` : SITE_NAME;
   renderNav();
+  refreshCounts();
 
   // Move focus to the new page's heading so keyboard and screen-reader users
   // start reading there; on the first load the browser keeps its default.
@@ -138,6 +142,7 @@ function renderNav() {
         return h("li", {}, link);
       }),
   );
+  renderHeaderTools(headerTools, headerLive, path);
 
   navUser.replaceChildren();
   if (user) {
@@ -177,6 +182,7 @@ function closeMenu() {
 }
 
 function setUpShell() {
+  startHeaderTools();
   navToggle.addEventListener("click", () => {
     setMenu(navToggle.getAttribute("aria-expanded") !== "true");
   });

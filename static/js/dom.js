@@ -266,3 +266,39 @@ export function confirmDialog({ title, message, confirmLabel = "Confirm", danger
     (firstControl || cancel).focus();
   });
 }
+
+// An SVG element, built like h(): svg("path", { d: "M0 0h4" }). For icons
+// drawn with currentColor, so they follow the text colour in both schemes.
+const SVG_NS = "http://www.w3.org/2000/svg";
+export function svg(tag, props = {}, ...children) {
+  const element = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    element.setAttribute(key === "class" ? "class" : key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child) element.append(child);
+  }
+  return element;
+}
+
+// A decorative 24×24 stroked icon from path data; hidden from assistive technology.
+export function icon(paths, className = "icon") {
+  return svg(
+    "svg",
+    {
+      class: className,
+      viewBox: "0 0 24 24",
+      width: 24,
+      height: 24,
+      fill: "none",
+      stroke: "currentColor",
+      "stroke-width": 2,
+      "stroke-linecap": "round",
+      "stroke-linejoin": "round",
+      "aria-hidden": "true",
+      focusable: "false",
+    },
+    paths.map((d) => svg("path", { d })),
+  );
+}

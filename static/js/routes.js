@@ -25,6 +25,26 @@ export const routes = [
     load: () => import("./pages/my-courses.js"),
   },
   {
+    path: "/payments",
+    access: "signed-in",
+    roles: ["student"],
+    nav: "Payments",
+    load: () => import("./pages/payments.js"),
+  },
+  { path: "/cart", access: "signed-in", roles: ["student"], load: () => import("./pages/cart.js") },
+  {
+    path: "/payments/:id/return",
+    access: "signed-in",
+    roles: ["student"],
+    load: () => import("./pages/payment-return.js"),
+  },
+  {
+    path: "/payments/:id",
+    access: "signed-in",
+    roles: ["student", "admin"],
+    load: () => import("./pages/payment.js"),
+  },
+  {
     path: "/teaching",
     access: "signed-in",
     roles: ["instructor"],
@@ -37,6 +57,13 @@ export const routes = [
     roles: ["admin"],
     nav: "Courses",
     load: () => import("./pages/admin-courses.js"),
+  },
+  {
+    path: "/admin/payments",
+    access: "signed-in",
+    roles: ["admin"],
+    nav: "Payments",
+    load: () => import("./pages/admin-payments.js"),
   },
   {
     path: "/admin/courses/new",
@@ -58,6 +85,14 @@ export const routes = [
     nav: "Users",
     load: () => import("./pages/admin-users.js"),
   },
+  {
+    path: "/admin/deliveries",
+    access: "signed-in",
+    roles: ["admin"],
+    nav: "E-mail",
+    load: () => import("./pages/admin-deliveries.js"),
+  },
+  { path: "/notifications", access: "signed-in", load: () => import("./pages/notifications.js") },
   { path: "/login", access: "guest", nav: "Sign in", load: () => import("./pages/login.js") },
   { path: "/register", access: "guest", nav: "Create account", load: () => import("./pages/register.js") },
 ];

@@ -8,6 +8,7 @@ import {
   rememberCatalogHash,
   toMinorUnits,
 } from "../courses.js";
+import { canAddToCart, cartAction } from "../cart.js";
 import { h, pageHeading } from "../dom.js";
 
 export const title = "Course catalog";
@@ -41,7 +42,7 @@ function filtersFromQuery(query) {
   };
 }
 
-export function render(root, { query, signal }) {
+export function render(root, { query, signal, user }) {
   const state = { filters: filtersFromQuery(query), nextCursor: null, loading: null, count: 0, instructorName: "" };
   const messages = messageRegions();
 
@@ -146,6 +147,17 @@ export function render(root, { query, signal }) {
     );
   }
 
+  // Students can put an open course in their cart straight from its card.
+  function cardActions(course) {
+    if (!canAddToCart(course, user)) return null;
+    return cartAction(course, {
+      signal,
+      named: true,
+      say: (message) => messages.say(message),
+      complain: (error) => messages.complain(`${course.code}: ${error.message}`),
+    });
+  }
+
   function hasFilters() {
     const { q, status: s, weekday: w, price_min: lo, price_max: hi, instructor } = state.filters;
     return Boolean(q || s || w || lo || hi || instructor);
@@ -203,7 +215,7 @@ export function render(root, { query, signal }) {
         list.replaceChildren();
         state.count = 0;
       }
-      const cards = items.map((course) => courseCard(course));
+      const cards = items.map((course) => courseCard(course, { actions: cardActions(course) }));
       list.append(...cards);
       state.count += items.length;
       state.nextCursor = data.next_cursor || null;
@@ -302,6 +314,7 @@ export function render(root, { query, signal }) {
     ...pageHeading(title, "Find a course by subject, instructor, day or price."),
     h("div", { class: "card catalog-search" }, filterForm, instructorChip),
     messages.alert,
+    messages.status,
     results,
   );
   syncAddress();

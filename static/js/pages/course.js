@@ -17,6 +17,7 @@ import {
   todayUtc,
   weekdayLabel,
 } from "../courses.js";
+import { canAddToCart, cartAction, inCart, removeFromCart } from "../cart.js";
 import { confirmDialog, focusLateHeading, h, pageHeading } from "../dom.js";
 
 export const title = "Course";
@@ -192,6 +193,18 @@ export function render(root, { params, user, signal, navigate, flash }) {
         h("p", { class: "muted" }, paymentTerms(course)),
         actionButton(paid ? "Reserve seat" : "Enroll", enroll),
       );
+      if (canAddToCart(course, user)) {
+        parts.push(
+          h("p", { class: "enroll-or" }, "or"),
+          cartAction(course, {
+            signal,
+            block: true,
+            say: (message) => messages.say(message),
+            complain: cartProblem,
+          }),
+          h("p", { class: "enroll-note" }, "Collect several courses in your cart and pay for them together."),
+        );
+      }
     } else if (course.status === "full") {
       const waiting = course.waitlist_length || 0;
       parts.push(
@@ -241,9 +254,23 @@ export function render(root, { params, user, signal, navigate, flash }) {
     }
   }
 
+  // Adding failed because the course changed (full, closed, enrolled elsewhere): show it as it is.
+  async function cartProblem(error) {
+    messages.complain(error.message);
+    if (error.status === 409 || error.status === 404) {
+      await refresh().catch(() => {});
+      renderPanel();
+    }
+  }
+
   function enroll() {
     return act(
-      () => enrollmentActions.enroll(course.id, signal),
+      async () => {
+        const result = await enrollmentActions.enroll(course.id, signal);
+        // Enrolled directly: the cart must not offer it a second time.
+        if (inCart(course.id)) await removeFromCart(course.id, { signal }).catch(() => {});
+        return result;
+      },
       ({ enrollment }) =>
         enrollment.status === "active"
           ? `You are enrolled in ${course.code}.`

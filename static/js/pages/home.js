@@ -14,7 +14,9 @@ const abilities = {
     { text: "Keep your name, e-mail address and password up to date.", href: "#/profile", link: "Your profile" },
     { text: "Browse the catalog and enroll, reserve a seat or join a waitlist.", href: "#/catalog", link: "Browse the catalog" },
     { text: "See your enrollments, held seats and waitlist places.", href: "#/my-courses", link: "My courses" },
-    { text: "Fill a cart and pay for your courses." },
+    { text: "Fill a cart with courses and pay for them together.", href: "#/cart", link: "Your cart" },
+    { text: "See what you paid and what is due, pay held seats and print receipts.", href: "#/payments", link: "Payments" },
+    { text: "Read payment confirmations, reminders and waitlist news.", href: "#/notifications", link: "Notifications" },
     { text: "Follow your progress, submit assignments and take quizzes." },
     { text: "Read announcements and message your instructors." },
   ],
@@ -28,7 +30,9 @@ const abilities = {
     { text: "Manage users: create accounts, change roles, deactivate and reactivate.", href: "#/admin/users", link: "Manage users" },
     { text: "Keep your own profile and password up to date.", href: "#/profile", link: "Your profile" },
     { text: "Run courses, seat limits, prices and due dates.", href: "#/admin/courses", link: "Manage courses" },
-    { text: "Handle payments and refunds, reports and announcements to everyone." },
+    { text: "Follow every payment and refund paid ones.", href: "#/admin/payments", link: "Payments" },
+    { text: "See e-mail that could not be sent and send it again.", href: "#/admin/deliveries", link: "E-mail deliveries" },
+    { text: "Read reports and announce to everyone." },
   ],
 };
 

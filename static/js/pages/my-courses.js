@@ -12,6 +12,7 @@ import {
   todayUtc,
 } from "../courses.js";
 import { confirmDialog, h, pageHeading } from "../dom.js";
+import { paymentPath } from "../payments.js";
 
 export const title = "My courses";
 
@@ -47,12 +48,16 @@ export function render(root, { signal }) {
   const messages = messageRegions();
   const content = h("div", { class: "my-courses" }, h("p", { class: "loading" }, "Loading your courses…"));
   let enrollments = [];
+  let paymentFor = new Map(); // enrollment id -> the pending payment holding its seat
 
   function stateLine(enrollment) {
     switch (enrollment.status) {
       case "active":
         return h("p", { class: "enrollment-state" }, "Enrolled");
       case "pending_payment":
+        if (!enrollment.due_at) {
+          return h("p", { class: "enrollment-state" }, "Seat held while your bank payment is processing");
+        }
         return h(
           "p",
           { class: "enrollment-state enrollment-state-warning" },
@@ -73,6 +78,16 @@ export function render(root, { signal }) {
 
   function actionsFor(enrollment) {
     const course = enrollment.course;
+    const payment = enrollment.status === "pending_payment" ? paymentFor.get(enrollment.id) : null;
+    const payLink = payment
+      ? h(
+          "a",
+          { class: "button button-small button-primary", href: `#${paymentPath(payment.id)}` },
+          payment.processing ? "Payment" : "Pay",
+          h("span", { class: "visually-hidden" }, ` for ${course.code}`),
+        )
+      : null;
+    const withPay = (other) => (payLink ? [payLink, other] : other);
     if (enrollment.status === "waitlisted") {
       return h(
         "button",
@@ -82,14 +97,16 @@ export function render(root, { signal }) {
       );
     }
     if ((enrollment.status === "active" || enrollment.status === "pending_payment") && todayUtc() < course.schedule.starts_on) {
-      return h(
-        "button",
-        { type: "button", class: "button button-small button-danger-outline", on: { click: () => drop(enrollment) } },
-        "Drop",
-        h("span", { class: "visually-hidden" }, ` ${course.code}`),
+      return withPay(
+        h(
+          "button",
+          { type: "button", class: "button button-small button-danger-outline", on: { click: () => drop(enrollment) } },
+          "Drop",
+          h("span", { class: "visually-hidden" }, ` ${course.code}`),
+        ),
       );
     }
-    return null;
+    return payLink;
   }
 
   function item(enrollment) {
@@ -171,6 +188,18 @@ export function render(root, { signal }) {
       if (!cursor) break;
     }
     enrollments = items;
+    paymentFor = new Map();
+    if (items.some((enrollment) => enrollment.status === "pending_payment")) {
+      try {
+        const data = await api.get("/api/checkout/payments?status=pending&limit=100", { signal });
+        for (const payment of data.items || []) {
+          for (const line of payment.items) paymentFor.set(line.enrollment_id, payment);
+        }
+      } catch (error) {
+        if (error.name === "AbortError") throw error;
+        // Without payments the seats still show; only the "Pay" links are missing.
+      }
+    }
   }
 
   async function act(enrollment, run, message) {

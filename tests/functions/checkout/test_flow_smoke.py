@@ -7,8 +7,9 @@ from lib.security import Role
 from tests.factories import Factory
 
 
-async def _course(client: httpx.AsyncClient, admin_headers: dict[str, str], teacher_id: str,
-                  code: str, price: int) -> str:
+async def _course(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], teacher_id: str, code: str, price: int
+) -> str:
     response = await client.post(
         "/api/catalog/courses",
         json={
