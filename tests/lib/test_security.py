@@ -1,0 +1,351 @@
+"""lib.security: forged access tokens against a real endpoint, password rules, hashing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import delete, update
+
+from functions.auth.models import User
+from lib.clock import FrozenClock
+from lib.runtime import Portal
+from lib.security import (
+    JWT_AUDIENCE,
+    JWT_ISSUER,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    PasswordHashing,
+    Role,
+    password_problem,
+)
+from tests.conftest import TEST_SECRET
+from tests.factories import Factory, SignedIn
+
+ME = "/api/auth/me"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64_json(value: object) -> str:
+    return _b64(json.dumps(value, separators=(",", ":")).encode())
+
+
+def claims_for(user_id: str, now: datetime, **changes: Any) -> dict[str, Any]:
+    """The claims the portal itself would issue; a change of None drops the claim."""
+    claims: dict[str, Any] = {
+        "iss": JWT_ISSUER,
+        "aud": JWT_AUDIENCE,
+        "sub": user_id,
+        "role": "student",
+        "jti": "0123456789abcdef0123456789abcdef",
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=15)).timestamp()),
+    }
+    for name, value in changes.items():
+        if value is None:
+            claims.pop(name, None)
+        else:
+            claims[name] = value
+    return claims
+
+
+def signed(claims: dict[str, Any], *, key: str = TEST_SECRET, algorithm: str = "HS256") -> str:
+    # Built by hand rather than with PyJWT, which refuses to make some of the
+    # weak tokens an attacker would send.
+    digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}[algorithm]
+    signing_input = f"{_b64_json({'alg': algorithm, 'typ': 'JWT'})}.{_b64_json(claims)}"
+    signature = hmac.new(key.encode(), signing_input.encode(), digest).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def unsigned(claims: dict[str, Any], *, signature: str = "") -> str:
+    return f"{_b64_json({'alg': 'none', 'typ': 'JWT'})}.{_b64_json(claims)}.{signature}"
+
+
+def with_payload_swapped(token: str, **changes: Any) -> str:
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims.update(changes)
+    return f"{header}.{_b64_json(claims)}.{signature}"
+
+
+# Each case builds an Authorization header from (the signed-in user, now).
+HeaderCase = Callable[[SignedIn, datetime], str]
+
+FORGED: dict[str, HeaderCase] = {
+    "alg-none": lambda me, now: "Bearer " + unsigned(claims_for(me.user.id, now)),
+    "alg-none-with-a-real-signature": lambda me, now: (
+        "Bearer " + unsigned(claims_for(me.user.id, now), signature=me.access_token.split(".")[2])
+    ),
+    "alg-none-spelled-None": lambda me, now: (
+        "Bearer "
+        + unsigned(claims_for(me.user.id, now)).replace(
+            _b64_json({"alg": "none", "typ": "JWT"}), _b64_json({"alg": "None", "typ": "JWT"})
+        )
+    ),
+    "hs256-with-the-wrong-key": lambda me, now: (
+        "Bearer " + signed(claims_for(me.user.id, now), key="another-secret-key-0123456789abcdef")
+    ),
+    "hs256-with-an-empty-key": lambda me, now: (
+        "Bearer " + signed(claims_for(me.user.id, now), key="")
+    ),
+    "hs512-with-the-right-key": lambda me, now: (
+        "Bearer " + signed(claims_for(me.user.id, now), algorithm="HS512")
+    ),
+    "role-tampered-signature-kept": lambda me, now: (
+        "Bearer " + with_payload_swapped(me.access_token, role="admin")
+    ),
+    "subject-tampered-signature-kept": lambda me, now: (
+        "Bearer " + with_payload_swapped(me.access_token, sub="someone-else")
+    ),
+    "expiry-extended-signature-kept": lambda me, now: (
+        "Bearer " + with_payload_swapped(me.access_token, exp=int(now.timestamp()) + 86400 * 365)
+    ),
+    "signature-stripped": lambda me, now: "Bearer " + me.access_token.rsplit(".", 1)[0] + ".",
+    "wrong-issuer": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, iss="someone")),
+    "wrong-audience": lambda me, now: (
+        "Bearer " + signed(claims_for(me.user.id, now, aud="another-api"))
+    ),
+    "expired-long-ago": lambda me, now: (
+        "Bearer " + signed(claims_for(me.user.id, now, exp=int(now.timestamp()) - 1))
+    ),
+    "missing-exp": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, exp=None)),
+    "missing-iat": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, iat=None)),
+    "missing-sub": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, sub=None)),
+    "missing-jti": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, jti=None)),
+    "missing-iss": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, iss=None)),
+    "missing-aud": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, aud=None)),
+    "missing-role": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, role=None)),
+    "unknown-role": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, role="root")),
+    "subject-not-a-string": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, sub=7)),
+    "expiry-not-a-number": lambda me, now: (
+        "Bearer " + signed(claims_for(me.user.id, now, exp="tomorrow"))
+    ),
+    "unknown-user": lambda me, now: (
+        "Bearer " + signed(claims_for("ffffffffffffffffffffffffffffffff", now))
+    ),
+    "garbage": lambda me, now: "Bearer garbage",
+    "three-garbage-parts": lambda me, now: "Bearer aaa.bbb.ccc",
+    "not-base64": lambda me, now: "Bearer !!!.???.***",
+    "basic-scheme": lambda me, now: (
+        "Basic " + base64.b64encode(f"{me.user.username}:{me.password}".encode()).decode()
+    ),
+    "token-scheme-with-a-real-token": lambda me, now: "Token " + me.access_token,
+    "real-token-without-a-scheme": lambda me, now: me.access_token,
+    "bearer-without-a-token": lambda me, now: "Bearer",
+    "bearer-with-blanks": lambda me, now: "Bearer    ",
+}
+
+
+async def test_a_token_built_like_the_portals_own_is_accepted(
+    client: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
+    # GIVEN a token built by this module's helpers exactly as the portal builds one
+    me = await factory.signed_in()
+    token = signed(claims_for(me.user.id, clock.now()))
+    # WHEN it is used
+    response = await client.get(ME, headers={"Authorization": f"Bearer {token}"})
+    # THEN it works: the forgeries below fail for their flaw, not for the helpers
+    assert response.status_code == 200
+    assert response.json()["user"]["id"] == me.user.id
+
+
+@pytest.mark.parametrize("case", FORGED.values(), ids=FORGED.keys())
+async def test_a_forged_or_malformed_token_is_401(
+    client: httpx.AsyncClient, factory: Factory, clock: FrozenClock, case: HeaderCase
+) -> None:
+    # GIVEN a real student and an Authorization header forged or mangled from them
+    me = await factory.signed_in()
+    header = case(me, clock.now())
+    # WHEN it is presented
+    response = await client.get(ME, headers={"Authorization": header})
+    # THEN the caller is not signed in
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert me.user.id not in response.text
+
+
+async def test_an_access_token_lasts_15_minutes(
+    client: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
+    # GIVEN a student who just signed in
+    me = await factory.signed_in()
+    # WHEN almost 15 minutes pass
+    clock.advance(minutes=15, seconds=-1)
+    # THEN the token still works
+    assert (await client.get(ME, headers=me.headers)).status_code == 200
+    # WHEN the 15 minutes are up
+    clock.advance(seconds=1)
+    response = await client.get(ME, headers=me.headers)
+    # THEN it has expired
+    assert response.status_code == 401
+    assert response.json()["error"] == {
+        "code": "not_authenticated",
+        "message": "The access token has expired.",
+    }
+
+
+async def test_the_role_comes_from_the_database_not_the_token(
+    client: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
+    # GIVEN a student holding a validly signed token that claims "admin"
+    # (as if the signing key had leaked)
+    me = await factory.signed_in()
+    token = signed(claims_for(me.user.id, clock.now(), role="admin"))
+    # WHEN it is used on an admin-only route
+    response = await client.get("/api/auth/users", headers={"Authorization": f"Bearer {token}"})
+    # THEN the stored role decides
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+
+
+async def test_a_deleted_users_token_is_401(
+    client: httpx.AsyncClient, factory: Factory, portal: Portal
+) -> None:
+    # GIVEN a signed-in student whose account is then deleted
+    me = await factory.signed_in()
+    async with portal.transaction() as session:
+        await session.execute(delete(User).where(User.id == me.user.id))
+    # WHEN their still-unexpired token is used
+    response = await client.get(ME, headers=me.headers)
+    # THEN it no longer signs anyone in
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+async def test_a_deactivated_users_token_is_401_at_once(
+    client: httpx.AsyncClient, factory: Factory, portal: Portal
+) -> None:
+    # GIVEN a signed-in student whose account is then deactivated
+    me = await factory.signed_in()
+    assert (await client.get(ME, headers=me.headers)).status_code == 200
+    async with portal.transaction() as session:
+        await session.execute(update(User).where(User.id == me.user.id).values(is_active=False))
+    # WHEN their token is used within its 15 minutes
+    response = await client.get(ME, headers=me.headers)
+    # THEN it is refused without waiting for it to run out
+    assert response.status_code == 401
+    assert response.json()["error"] == {
+        "code": "not_authenticated",
+        "message": "This account is no longer active.",
+    }
+
+
+# --- password rules ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("a" * (MIN_PASSWORD_LENGTH - 1), f"must be at least {MIN_PASSWORD_LENGTH} characters"),
+        ("", f"must be at least {MIN_PASSWORD_LENGTH} characters"),
+        ("x" * (MAX_PASSWORD_LENGTH + 1), f"must be at most {MAX_PASSWORD_LENGTH} characters"),
+        ("password1234", "is too common; choose one that is harder to guess"),
+        ("QWERTYUIOP", "is too common; choose one that is harder to guess"),
+        ("  1234567890  ", "is too common; choose one that is harder to guess"),
+        ("hostile.tester", "must not be the same as the username"),
+        ("Hostile.Tester", "must not be the same as the username"),
+        ("hostile.person@example.com", "must not be the same as the e-mail address"),
+        ("HOSTILE.PERSON", "must not be the same as the e-mail address"),
+    ],
+)
+def test_password_rules(password: str, problem: str) -> None:
+    assert (
+        password_problem(password, username="hostile.tester", email="hostile.person@example.com")
+        == problem
+    )
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "b" * MIN_PASSWORD_LENGTH,
+        "correct-horse-battery",
+        "c" * MAX_PASSWORD_LENGTH,
+        "hostile.tester2",
+        "ünïcödé-pässwörd",
+    ],
+)
+def test_passwords_that_break_no_rule(password: str) -> None:
+    assert (
+        password_problem(password, username="hostile.tester", email="hostile.person@example.com")
+        is None
+    )
+
+
+def test_blank_username_and_email_match_nothing() -> None:
+    assert password_problem("a-long-enough-secret", username="", email="") is None
+
+
+# --- hashing ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hashing() -> PasswordHashing:
+    return PasswordHashing(time_cost=1, memory_cost=8, parallelism=1)
+
+
+async def test_hash_is_salted_argon2id(hashing: PasswordHashing) -> None:
+    first = await hashing.hash("a-long-enough-secret")
+    second = await hashing.hash("a-long-enough-secret")
+    assert first.startswith("$argon2id$")
+    assert "m=8,t=1,p=1" in first
+    assert first != second
+    assert "a-long-enough-secret" not in first
+
+
+async def test_verify(hashing: PasswordHashing) -> None:
+    stored = await hashing.hash("a-long-enough-secret")
+    assert await hashing.verify(stored, "a-long-enough-secret") is True
+    assert await hashing.verify(stored, "a-long-enough-secreT") is False
+    assert await hashing.verify(stored, "") is False
+    assert await hashing.verify("not-a-hash", "a-long-enough-secret") is False
+    assert await hashing.verify("$argon2id$v=19$m=8,t=1,p=1$broken", "x") is False
+
+
+async def test_verify_without_a_hash_checks_the_decoy_off_the_event_loop(
+    hashing: PasswordHashing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a record of what the slow check is given, and where it runs
+    seen: list[tuple[str, int]] = []
+    real = hashing._verify_sync
+
+    def recording(password_hash: str, password: str) -> bool:
+        seen.append((password_hash, threading.get_ident()))
+        return real(password_hash, password)
+
+    monkeypatch.setattr(hashing, "_verify_sync", recording)
+    # WHEN an unknown account's password is checked
+    result = await hashing.verify(None, "a-long-enough-secret")
+    # THEN it costs a real Argon2 verification, against the decoy, in a worker
+    # thread, and fails
+    assert result is False
+    assert seen == [(hashing._decoy_hash, seen[0][1])]
+    assert seen[0][1] != threading.get_ident()
+    assert hashing._decoy_hash.startswith("$argon2id$")
+    assert not hashing.needs_rehash(hashing._decoy_hash)
+
+
+async def test_needs_rehash_when_the_parameters_change(hashing: PasswordHashing) -> None:
+    stored = await hashing.hash("a-long-enough-secret")
+    assert hashing.needs_rehash(stored) is False
+    stronger = PasswordHashing(time_cost=2, memory_cost=8, parallelism=1)
+    assert stronger.needs_rehash(stored) is True
+    assert await stronger.verify(stored, "a-long-enough-secret") is True
+
+
+def test_roles_are_the_three_documented_ones() -> None:
+    assert sorted(role.value for role in Role) == ["admin", "instructor", "student"]
