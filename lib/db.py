@@ -118,12 +118,19 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # several processes then queue on the busy timeout instead of failing with
     # "database is locked" when a read lock cannot be upgraded.
     dbapi_connection.isolation_level = None
+    # SQLite's own lower() folds ASCII only; case-insensitive search must
+    # treat "É" and "é" alike, as PostgreSQL does.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _begin(connection: Any) -> None:

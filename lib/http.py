@@ -215,18 +215,35 @@ async def _user_from_header(header: str, portal: Portal, session: AsyncSession) 
 
 async def _parse_body(request: Request, schema: type[SchemaT]) -> SchemaT:
     raw = await request.body()
-    if b"\\u0000" in raw or b"\x00" in raw:
-        raise Invalid(fields={"body": "must not contain NUL characters"})
     if not raw.strip():
         raise PortalError("The request needs a JSON body.", status_code=400, code="malformed_json")
     try:
-        return schema.model_validate_json(raw, strict=True)
+        parsed = schema.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise PortalError(
                 "The request body is not valid JSON.", status_code=400, code="malformed_json"
             ) from None
         raise Invalid(fields=validation_fields(exc)) from None
+    # PostgreSQL refuses NUL in text: refuse it here, naming the field.
+    if bad := _nul_field(parsed.model_dump()):
+        raise Invalid(fields={bad: "must not contain a NUL character"})
+    return parsed
+
+
+def _nul_field(value: object, path: str = "") -> str | None:
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        items: list[tuple[str, object]] = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        items = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        return None
+    for key, item in items:
+        if found := _nul_field(item, f"{path}.{key}" if path else key):
+            return found
+    return None
 
 
 _MESSAGES = {

@@ -104,6 +104,7 @@ class DeliveryRepository:
         result = await self.session.execute(
             select(OutboxMessage)
             .where(OutboxMessage.claimed_by == token, OutboxMessage.status == "sending")
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .execution_options(populate_existing=True)
         )
         return list(result.scalars().all())
@@ -138,6 +139,9 @@ class DeliveryRepository:
             )
         query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
         return list((await self.session.execute(query.limit(limit))).scalars().all())
+
+    async def get(self, message_id: str) -> OutboxMessage | None:
+        return await self.session.get(OutboxMessage, message_id)
 
     async def retry(self, message_id: str, *, now: datetime) -> bool:
         result = await self.session.execute(

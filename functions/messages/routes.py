@@ -66,7 +66,7 @@ async def list_deliveries(call: Call[None]) -> DeliveryPage:
     return DeliveryPage(items=[DeliveryOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
-@endpoint(only(Role.ADMIN), status=204, errors=[409], summary="Send a failed e-mail again")
+@endpoint(only(Role.ADMIN), status=204, errors=[404, 409], summary="Send a failed e-mail again")
 async def retry_delivery(call: Call[None]) -> None:
     await service.retry_delivery(call.session, call.path("id"), now=call.now)
 

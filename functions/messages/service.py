@@ -109,7 +109,10 @@ class NotRetryable(PortalError):
 
 
 async def retry_delivery(session: AsyncSession, message_id: str, *, now: datetime) -> None:
-    if not await DeliveryRepository(session).retry(message_id, now=now):
+    deliveries_repo = DeliveryRepository(session)
+    if not await deliveries_repo.retry(message_id, now=now):
+        if await deliveries_repo.get(message_id) is None:
+            raise NotFound("No such delivery.")
         raise NotRetryable("Only a failed delivery can be retried.")
 
 
@@ -133,8 +136,10 @@ def _email(portal: Portal, message: OutboxMessage, *, to: str, rendered: Rendere
     email["Date"] = format_datetime(portal.clock.now())
     email["Message-ID"] = make_msgid(idstring=message.id, domain="student-portal")
     email["X-Portal-Message-Id"] = message.id
-    email.set_content(rendered.text)
-    email.add_alternative(rendered.html, subtype="html")
+    # Quoted-printable keeps the message 7-bit: a server that does not offer
+    # 8BITMIME (smtplib never checks) takes names and dashes unharmed.
+    email.set_content(rendered.text, cte="quoted-printable")
+    email.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     return email
 
 

@@ -1,0 +1,158 @@
+"""Running the installed `portal` command as separate processes, and waiting for
+what they do by watching for it, a bounded number of times."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import TEST_SECRET
+
+PORTAL = Path(sys.executable).parent / "portal"
+RUN_TIMEOUT_SECONDS = 120
+STOP_TIMEOUT_SECONDS = 60
+POLL_INTERVAL_SECONDS = 0.25
+
+# Settings from the surrounding shell that would point a process elsewhere.
+_OUTSIDE = (
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "PORTAL_ENV",
+    "SITE_URL",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+    "REDIS_URL",
+    "SMTP_URL",
+    "PORTAL_MAIL_DIR",
+    "PORTAL_SIMULATOR_DB",
+    "PORTAL_REMINDER_DAYS",
+)
+
+
+def portal_env(*, database_url: str, folder: Path) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name not in _OUTSIDE}
+    env.update(
+        DATABASE_URL=database_url,
+        SECRET_KEY=TEST_SECRET,
+        PORTAL_MAIL_DIR=str(folder / "mail"),
+        PORTAL_SIMULATOR_DB=str(folder / "stripe-simulator.db"),
+        PORTAL_ARGON2_TIME_COST="1",
+        PORTAL_ARGON2_MEMORY_COST="8",
+        PORTAL_ARGON2_PARALLELISM="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@dataclass
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+@dataclass
+class Running:
+    name: str
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> str:
+        return (
+            f"--- {self.name} stdout\n{self.stdout.read_text(errors='replace')}"
+            f"--- {self.name} stderr\n{self.stderr.read_text(errors='replace')}"
+        )
+
+    def finish(self, timeout: float = RUN_TIMEOUT_SECONDS) -> Finished:
+        returncode = self.process.wait(timeout=timeout)
+        return Finished(
+            returncode,
+            self.stdout.read_text(errors="replace"),
+            self.stderr.read_text(errors="replace"),
+        )
+
+    def terminate(self, timeout: float = STOP_TIMEOUT_SECONDS) -> Finished:
+        self.process.send_signal(signal.SIGTERM)
+        return self.finish(timeout)
+
+
+@dataclass
+class Processes:
+    """`portal` processes started in one folder; whatever still runs at the end
+    of the test is killed (by its own process id)."""
+
+    folder: Path
+    env: dict[str, str]
+    started: list[Running] = field(default_factory=list)
+
+    def start(self, *args: str) -> Running:
+        n = len(self.started) + 1
+        name = f"{n}-{'-'.join(args)}"
+        logs = self.folder / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        stdout, stderr = logs / f"{name}.out", logs / f"{name}.err"
+        with stdout.open("wb") as out, stderr.open("wb") as err:
+            process = subprocess.Popen(
+                [str(PORTAL), *args],
+                cwd=self.folder,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+            )
+        running = Running(name, process, stdout, stderr)
+        self.started.append(running)
+        return running
+
+    def output(self) -> str:
+        return "\n".join(r.output() for r in self.started)
+
+    def kill_all(self) -> None:
+        for running in self.started:
+            if running.process.poll() is None:
+                running.process.kill()
+                running.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+@contextmanager
+def processes(*, database_url: str, folder: Path) -> Iterator[Processes]:
+    folder.mkdir(parents=True, exist_ok=True)
+    group = Processes(folder, portal_env(database_url=database_url, folder=folder))
+    try:
+        yield group
+    finally:
+        group.kill_all()
+
+
+def run_portal(*args: str, database_url: str, folder: Path) -> Finished:
+    """One `portal` command to the end."""
+    with processes(database_url=database_url, folder=folder) as group:
+        return group.start(*args).finish()
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]],
+    *,
+    attempts: int,
+    describe: Callable[[], str] = lambda: "",
+) -> None:
+    """Check `condition` up to `attempts` times, a short pause apart."""
+    for _ in range(attempts):
+        if await condition():
+            return
+        await asyncio.sleep(POLL_INTERVAL_SECONDS)
+    raise AssertionError(f"still not true after {attempts} checks\n{describe()}")
