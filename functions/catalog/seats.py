@@ -391,3 +391,17 @@ async def check_enrollable(
     if course.seats_taken >= course.capacity:
         raise CourseFull([course.id], [course.code])
     return course
+
+
+async def held_by(
+    session: AsyncSession, *, student_id: str, enrollment_id: str
+) -> tuple[Enrollment, Course]:
+    """A student's seat hold awaiting payment, with its course."""
+    enrollment = await EnrollmentRepository(session).get(enrollment_id)
+    if enrollment is None or enrollment.student_id != student_id:
+        raise EnrollmentNotFound()
+    if enrollment.status != S.PENDING_PAYMENT:
+        raise CannotDrop(f"This enrollment is {enrollment.status}; there is no seat to pay for.")
+    course = await CourseRepository(session).get(enrollment.course_id)
+    assert course is not None
+    return enrollment, course

@@ -98,6 +98,19 @@ async def pay(call: Call[None]) -> PayOut:
 
 
 @endpoint(
+    STUDENT,
+    response=PayOut,
+    status=201,
+    errors=[404, 409, 410, 502],
+    summary="Pay for a seat held outside a checkout (waitlist promotion, reservation)",
+)
+async def pay_hold(call: Call[None]) -> PayOut:
+    payment = await service.pay_for_hold(call.session, call.portal, call.me, call.path("id"))
+    view = await service.get_payment(call.session, call.me, payment.id)
+    return PayOut(payment=PaymentOut.of(view), checkout_url=payment.checkout_url)
+
+
+@endpoint(
     only(Role.ADMIN),
     response=PaymentEnvelope,
     errors=[404, 409, 502],
@@ -113,6 +126,7 @@ routes = [
     Route("/cart", get_cart, methods=["GET"]),
     Route("/cart/items", add_item, methods=["POST"]),
     Route("/cart/items/{course_id}", remove_item, methods=["DELETE"]),
+    Route("/holds/{id}/pay", pay_hold, methods=["POST"]),
     Route("/payments", list_payments, methods=["GET"]),
     Route("/payments/{id}", get_payment, methods=["GET"]),
     Route("/payments/{id}/pay", pay, methods=["POST"]),

@@ -228,6 +228,47 @@ async def pay_later(
     return payment
 
 
+async def pay_for_hold(
+    session: AsyncSession, portal: Portal, student: CurrentUser, enrollment_id: str
+) -> Payment:
+    """Pay for a seat held outside a checkout: a waitlist promotion, or a seat
+    reserved from the course page. Its payment is made once and reused."""
+    now = portal.clock.now()
+    enrollment, course = await catalog.held_by(
+        session, student_id=student.id, enrollment_id=enrollment_id
+    )
+    if enrollment.payment_id:
+        return await pay_later(session, portal, student, enrollment.payment_id)
+    due_at = enrollment.due_at or now + _hold_minutes(portal)
+    if due_at <= now:
+        raise PaymentExpired()
+    payment = Payment(
+        id=new_id(),
+        student_id=student.id,
+        status=P.PENDING,
+        amount=course.price_amount,
+        currency=course.currency,
+        due_at=due_at,
+        sessions_started=0,
+        processing=False,
+        refunded_amount=0,
+        created_at=now,
+        updated_at=now,
+    )
+    item = PaymentItem(
+        payment_id=payment.id,
+        course_id=course.id,
+        enrollment_id=enrollment.id,
+        description=f"{course.code} {course.title}",
+        amount=course.price_amount,
+        refunded=False,
+    )
+    await PaymentRepository(session).add(payment, [item])
+    await catalog.link_payment(session, [enrollment.id], payment.id)
+    await _open_session(session, portal, payment, [item], now=now)
+    return payment
+
+
 # --- payments -----------------------------------------------------------------------
 
 

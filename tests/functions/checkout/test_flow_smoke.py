@@ -73,3 +73,39 @@ async def test_pay_with_the_simulator(
     assert await portal.simulator.deliver_pending() == 1
     mine = await client.get("/api/catalog/enrollments", headers=student.headers)
     assert {e["status"] for e in mine.json()["items"]} == {"refunded"}
+
+
+async def test_a_seat_reserved_on_the_course_page_can_be_paid(
+    client: httpx.AsyncClient, factory: Factory, portal: Portal
+) -> None:
+    # GIVEN a seat reserved outside any checkout
+    admin = await factory.signed_in(role=Role.ADMIN)
+    teacher = await factory.user(role=Role.INSTRUCTOR)
+    course_id = await _course(client, admin.headers, teacher.id, "HOLD-1", 9900)
+    student = await factory.signed_in()
+    held = await client.post(f"/api/catalog/courses/{course_id}/enroll", headers=student.headers)
+    enrollment_id = held.json()["enrollment"]["id"]
+
+    # WHEN the student pays for it, twice asked
+    first = await client.post(f"/api/checkout/holds/{enrollment_id}/pay", headers=student.headers)
+    again = await client.post(f"/api/checkout/holds/{enrollment_id}/pay", headers=student.headers)
+
+    # THEN one payment covers it and its session is reused
+    assert first.status_code == 201, first.text
+    assert again.json()["payment"]["id"] == first.json()["payment"]["id"]
+    assert first.json()["payment"]["amount"] == 9900
+    session_id = first.json()["checkout_url"].rsplit("/", 1)[-1]
+    paid = await client.post(
+        f"/simulator/checkout/{session_id}/pay",
+        data={"method": "card", "card_number": "4242424242424242"},
+    )
+    assert paid.status_code == 303
+    assert portal.simulator is not None
+    await portal.simulator.deliver_pending()
+    mine = await client.get("/api/catalog/enrollments", headers=student.headers)
+    assert [e["status"] for e in mine.json()["items"]] == ["active"]
+
+    # AND someone else cannot pay for it
+    other = await factory.signed_in()
+    stranger = await client.post(f"/api/checkout/holds/{enrollment_id}/pay", headers=other.headers)
+    assert stranger.status_code == 404
