@@ -58,6 +58,8 @@ _OUTSIDE_SETTINGS = (
     "REDIS_URL",
     "SMTP_URL",
     "PORTAL_SERVE_STATIC",
+    "PORTAL_MAIL_FROM",
+    "PORTAL_SIMULATOR_DB",
 )
 
 expect.set_options(timeout=10_000)
@@ -116,6 +118,12 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log_pat
 class Server:
     base_url: str
     log_path: Path
+    env: dict[str, str]
+    workdir: Path
+
+    def run(self, *args: str, **extra_env: str) -> None:
+        """Runs one `portal` command against this server's database."""
+        _run([str(_portal_command()), *args], env={**self.env, **extra_env}, cwd=self.workdir)
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +135,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.update(
         DATABASE_URL=f"sqlite:///{workdir / 'e2e.db'}",
         PORTAL_MAIL_DIR=str(workdir / "mail"),
+        # The payment simulator keeps its sessions apart from any developer's.
+        PORTAL_SIMULATOR_DB=str(workdir / "stripe-simulator.db"),
         SECRET_KEY="e2e-secret-key-0123456789abcdef0123456789",
         PORTAL_ARGON2_TIME_COST="1",
         PORTAL_ARGON2_MEMORY_COST="8192",
@@ -151,7 +161,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
         try:
             _wait_until_healthy(process, base_url, log_path)
-            yield Server(base_url=base_url, log_path=log_path)
+            yield Server(base_url=base_url, log_path=log_path, env=env, workdir=workdir)
         finally:
             process.terminate()
             try:

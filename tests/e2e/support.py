@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,12 @@ ADMIN_PASSWORD = "e2e-admin-password-0123"
 USER_PASSWORD = "a-long-enough-passphrase"
 # The dash in time ranges such as 09:00-10:30 on the pages.
 EN_DASH = "\u2013"
+# The payment simulator's test cards.
+PAYING_CARD = "4242 4242 4242 4242"
+DECLINED_CARD = "4000 0000 0000 0002"
+# The simulator sends its events at once and again every few seconds; a busy
+# machine may take a while.
+WEBHOOK_TIMEOUT_MS = 45_000
 
 
 class PageFactory(Protocol):
@@ -175,9 +182,85 @@ class CatalogData:
         enrollment: dict[str, Any] = response.json()["enrollment"]
         return enrollment
 
+    def register_student(self, *, full_name: str | None = None) -> Account:
+        """A student who signed up on their own (and so has a welcome notice)."""
+        username = unique_username("self")
+        name = full_name or f"Self {username[-4:].upper()}"
+        anonymous = self._playwright.request.new_context(base_url=self._base_url)
+        created = anonymous.post(
+            "/api/auth/register",
+            data={
+                "username": username,
+                "email": f"{username}@example.com",
+                "full_name": name,
+                "password": USER_PASSWORD,
+            },
+        )
+        assert created.status == 201, created.text()
+        user_id = created.json()["user"]["id"]
+        anonymous.dispose()
+        return Account(user_id, username, name, USER_PASSWORD, "student")
+
+    def account(self, username: str, password: str = USER_PASSWORD) -> Account:
+        """An account made elsewhere (signed up in a browser, say), by signing in."""
+        anonymous = self._playwright.request.new_context(base_url=self._base_url)
+        signed_in = anonymous.post(
+            "/api/auth/login", data={"login": username, "password": password}
+        )
+        assert signed_in.ok, signed_in.text()
+        user = signed_in.json()["user"]
+        anonymous.dispose()
+        return Account(user["id"], username, user["full_name"], password, user["role"])
+
+    def add_to_cart(self, student: Account, course: dict[str, Any]) -> None:
+        response = self.as_user(student).post(
+            "/api/checkout/cart/items", data={"course_id": course["id"]}
+        )
+        assert response.status == 201, response.text()
+
+    def checkout(self, student: Account, courses: list[dict[str, Any]]) -> dict[str, Any]:
+        """Puts the courses in the student's cart and checks out: the payment and
+        the address of its payment page."""
+        for course in courses:
+            self.add_to_cart(student, course)
+        response = self.as_user(student).post("/api/checkout")
+        assert response.status == 201, response.text()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def pay_on_simulator(self, checkout_url: str, card: str = PAYING_CARD) -> int:
+        """Submits the simulator's hosted checkout form, as the browser would."""
+        browserless = self._playwright.request.new_context()
+        try:
+            response = browserless.post(
+                f"{checkout_url}/pay",
+                form={"method": "card", "card_number": card},
+                max_redirects=0,
+            )
+            return response.status
+        finally:
+            browserless.dispose()
+
+    def paid_payment(self, student: Account, courses: list[dict[str, Any]]) -> dict[str, Any]:
+        """A payment the student made by card. The provider's confirmation reaches
+        the portal a moment later: wait for it with wait_until_paid()."""
+        result = self.checkout(student, courses)
+        assert self.pay_on_simulator(result["checkout_url"]) == 303
+        payment: dict[str, Any] = result["payment"]
+        return payment
+
     def close(self) -> None:
         for context in self._sessions.values():
             context.dispose()
+
+
+def wait_until_paid(page: Page, payment: dict[str, Any]) -> None:
+    """Opens the payment's return page, which asks the portal until the
+    provider's event has landed, and waits for the confirmation."""
+    page.goto(f"/#/payments/{payment['id']}/return")
+    expect(page.get_by_test_id("payment-state")).to_contain_text(
+        "Payment received", timeout=WEBHOOK_TIMEOUT_MS
+    )
 
 
 def tour_catalog_pages(
@@ -249,3 +332,86 @@ def tour_catalog_pages(
         instructor.get_by_role("list", name="Courses you teach").get_by_role("listitem")
     ).to_have_count(2)
     check(instructor, "my teaching")
+
+
+def pay_on_the_simulator_page(page: Page, card: str) -> None:
+    """On the simulator's hosted checkout page: pay with a test card."""
+    expect(page.get_by_role("heading", level=1)).to_have_text("Test checkout")
+    page.get_by_label("Card number").fill(card)
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+
+def tour_checkout_pages(
+    page_factory: PageFactory,
+    catalog: CatalogData,
+    check: Callable[[Page, str], None],
+    **context_options: Any,
+) -> None:
+    """Opens every cart, payment and notification page as the people who use
+    them, the payment simulator's page included, and calls check(page, name)
+    on each once it has loaded."""
+    token = unique_token()
+    teacher = catalog.user("instructor")
+    courses = [
+        catalog.course(teacher, title=f"Lettering {token}", price=8900, payment_due_days=7),
+        catalog.course(teacher, title=f"Marbling {token}", price=4500, payment_due_days=7),
+    ]
+    student = catalog.user("student")
+    for course in courses:
+        catalog.add_to_cart(student, course)
+
+    learner = page_factory(**context_options)
+    sign_in(learner, student.username, student.password)
+    learner.goto("/#/cart")
+    expect(learner.get_by_test_id("cart-total")).to_have_text("$134.00")
+    check(learner, "cart")
+    learner.get_by_role("button", name="Checkout").click()
+    expect(learner.get_by_role("heading", level=1)).to_have_text("Test checkout")
+    check(learner, "payment simulator")
+    pay_on_the_simulator_page(learner, DECLINED_CARD)
+    expect(learner.get_by_role("alert")).to_contain_text("Your card was declined")
+    check(learner, "payment simulator, card declined")
+    learner.get_by_role("link", name="Cancel and go back").click()
+    expect(learner.get_by_role("button", name="Pay now")).to_be_visible()
+    check(learner, "payment awaiting payment")
+    learner.goto("/#/payments")
+    expect(learner.get_by_role("button", name=re.compile("^Pay now"))).to_have_count(1)
+    check(learner, "payments")
+    learner.get_by_role("button", name=re.compile("^Pay now")).click()
+    pay_on_the_simulator_page(learner, PAYING_CARD)
+    expect(learner.get_by_test_id("payment-state")).to_contain_text(
+        "Payment received", timeout=WEBHOOK_TIMEOUT_MS
+    )
+    check(learner, "payment return, confirmed")
+    learner.get_by_role("link", name="View the payment").click()
+    expect(learner.get_by_test_id("receipt")).to_be_visible()
+    check(learner, "receipt")
+    learner.get_by_test_id("notification-bell").click()
+    expect(learner.get_by_role("list", name="Notifications").get_by_role("listitem")).to_have_count(
+        1
+    )
+    check(learner, "notifications")
+    learner.goto("/#/my-courses")
+    expect(learner.get_by_role("region", name="Enrolled (2)")).to_be_visible()
+    check(learner, "my courses, paid")
+
+    admin = page_factory(**context_options)
+    sign_in(admin, ADMIN_USERNAME, ADMIN_PASSWORD)
+    admin.goto(f"/#/admin/payments?student_id={student.id}")
+    row = admin.locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(student.full_name)
+    check(admin, "admin payments")
+    row.get_by_role("button", name=re.compile("^Refund")).click()
+    expect(admin.get_by_role("dialog")).to_be_visible()
+    check(admin, "admin payments, refund dialog")
+    admin.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    row.get_by_role("link", name=re.compile("Lettering")).click()
+    expect(admin.get_by_role("button", name="Refund")).to_be_visible()
+    check(admin, "payment, admin")
+    admin.goto("/#/admin/deliveries")
+    expect(admin.get_by_label("Status")).to_have_value("failed")
+    check(admin, "admin deliveries, failed")
+    admin.get_by_label("Status").select_option("pending")
+    expect(admin.locator("tbody tr").first).to_be_visible()
+    check(admin, "admin deliveries, waiting")

@@ -16,6 +16,7 @@ from tests.e2e.support import (
     format_violations,
     sign_in,
     tour_catalog_pages,
+    tour_checkout_pages,
 )
 
 pytestmark = pytest.mark.e2e
@@ -108,5 +109,22 @@ def test_catalog_pages_are_accessible(
     page_factory: PageFactory, catalog: CatalogData, viewport: dict[str, int], color_scheme: str
 ) -> None:
     tour_catalog_pages(
+        page_factory, catalog, assert_accessible, viewport=viewport, color_scheme=color_scheme
+    )
+
+
+@pytest.mark.parametrize(
+    ("viewport", "color_scheme"),
+    [
+        pytest.param({"width": 1280, "height": 900}, "light", id="desktop-light"),
+        pytest.param({"width": 360, "height": 740}, "light", id="phone-light"),
+        pytest.param({"width": 1280, "height": 900}, "dark", id="desktop-dark"),
+        pytest.param({"width": 360, "height": 740}, "dark", id="phone-dark"),
+    ],
+)
+def test_cart_payment_and_notification_pages_are_accessible(
+    page_factory: PageFactory, catalog: CatalogData, viewport: dict[str, int], color_scheme: str
+) -> None:
+    tour_checkout_pages(
         page_factory, catalog, assert_accessible, viewport=viewport, color_scheme=color_scheme
     )

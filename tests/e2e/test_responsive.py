@@ -12,6 +12,7 @@ from tests.e2e.support import (
     PageFactory,
     sign_in,
     tour_catalog_pages,
+    tour_checkout_pages,
 )
 
 pytestmark = pytest.mark.e2e
@@ -91,6 +92,38 @@ def test_no_catalog_page_scrolls_sideways_on_a_phone(
         has_touch=True,
         is_mobile=True,
     )
+
+
+def test_no_cart_payment_or_notification_page_scrolls_sideways_on_a_phone(
+    page_factory: PageFactory, catalog: CatalogData
+) -> None:
+    tour_checkout_pages(
+        page_factory,
+        catalog,
+        assert_no_horizontal_scroll,
+        viewport=PHONE,
+        has_touch=True,
+        is_mobile=True,
+    )
+
+
+def test_the_bell_and_the_cart_stay_beside_the_menu_button_on_a_phone(
+    phone: Page, catalog: CatalogData
+) -> None:
+    student = catalog.user("student")
+    sign_in(phone, student.username, student.password)
+    menu = phone.get_by_role("button", name="Menu")
+    bell = phone.get_by_test_id("notification-bell")
+    cart = phone.get_by_test_id("cart-link")
+    expect(bell).to_be_visible()
+    expect(cart).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    # One row: the brand, the cart, the bell and the menu button.
+    boxes = [el.bounding_box() for el in (menu, bell, cart)]
+    middles = [box["y"] + box["height"] / 2 for box in boxes if box]
+    assert len(middles) == 3
+    assert max(middles) - min(middles) < 4, middles
+    assert_no_horizontal_scroll(phone, "the header")
 
 
 def test_the_catalog_filters_and_a_course_page_fit_a_phone(

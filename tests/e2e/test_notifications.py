@@ -1,0 +1,115 @@
+"""The notification bell, the notifications page, and failed e-mail for
+administrators."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import Server
+from tests.e2e.support import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    CatalogData,
+    register,
+    sign_in,
+    unique_token,
+    unique_username,
+    wait_until_paid,
+)
+
+pytestmark = pytest.mark.e2e
+
+# A sender address no mail header may carry: every message fails to be written.
+BROKEN_MAIL_FROM = "Student Portal <no-reply@example.com>\nBcc: everyone@example.com"
+
+
+def bell(page: Page) -> Locator:
+    return page.get_by_test_id("notification-bell")
+
+
+def notices(page: Page) -> Locator:
+    return page.get_by_role("list", name="Notifications").get_by_role("listitem")
+
+
+def test_a_new_student_reads_notifications_and_follows_them(
+    page: Page, catalog: CatalogData
+) -> None:
+    # GIVEN a student who just signed up (a welcome) and then paid (a confirmation)
+    username = unique_username("bell")
+    register(page, username, full_name="Grace Bell")
+    expect(page.get_by_test_id("current-username")).to_have_text(username)
+    expect(bell(page)).to_have_attribute("aria-label", "Notifications, 1 unread")
+    expect(bell(page)).to_have_text("1")
+
+    course = catalog.course(
+        catalog.user("instructor"), title=f"Felting {unique_token()}", price=500
+    )
+    account = catalog.account(username)
+    payment = catalog.paid_payment(account, [course])
+    wait_until_paid(page, payment)
+    expect(bell(page)).to_have_attribute("aria-label", "Notifications, 2 unread")
+
+    # WHEN they open the notifications
+    bell(page).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Notifications")
+    expect(bell(page)).to_have_attribute("aria-current", "page")
+    expect(notices(page)).to_have_count(2)
+    newest, welcome = notices(page).nth(0), notices(page).nth(1)
+    expect(newest).to_contain_text("Payment received: you are enrolled")
+    expect(welcome).to_contain_text("Welcome to the Student Portal")
+    expect(page.locator(".notice.is-unread")).to_have_count(2)
+
+    # WHEN they mark the welcome read THEN one is left unread
+    welcome.get_by_role("button", name="Mark as read Welcome to the Student Portal").click()
+    expect(welcome).not_to_contain_text("Unread")
+    expect(welcome.get_by_role("heading")).to_be_focused()
+    expect(bell(page)).to_have_attribute("aria-label", "Notifications, 1 unread")
+
+    # AND "Unread only" shows just the confirmation
+    page.get_by_label("Show").select_option("unread")
+    expect(notices(page)).to_have_count(1)
+    expect(notices(page)).to_contain_text("Payment received")
+
+    # WHEN they mark all read THEN nothing is unread, here or on the bell
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page.get_by_text("You have no unread notifications.")).to_be_visible()
+    expect(bell(page)).to_have_attribute("aria-label", "Notifications")
+    expect(page.get_by_role("button", name="Mark all read")).to_be_hidden()
+
+    # AND a notification's link opens its page in the app
+    page.get_by_label("Show").select_option("all")
+    notices(page).filter(has_text="Welcome").get_by_role(
+        "link", name="Welcome to the Student Portal"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Course catalog")
+
+
+def test_an_administrator_sends_failed_email_again(
+    page: Page, catalog: CatalogData, server: Server
+) -> None:
+    # GIVEN a welcome e-mail that could not be written (the sender address is broken)
+    student = catalog.register_student(full_name=f"Mail {unique_token()}")
+    server.run("run-job", "notifications.deliver", PORTAL_MAIL_FROM=BROKEN_MAIL_FROM)
+
+    # WHEN an administrator opens the failed deliveries
+    sign_in(page, ADMIN_USERNAME, ADMIN_PASSWORD)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="E-mail").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("E-mail deliveries")
+    expect(page.get_by_label("Status")).to_have_value("failed")
+
+    # THEN the student's welcome is there, with its error
+    row = page.locator("tbody tr").filter(has_text=student.full_name)
+    expect(row).to_contain_text("Welcome")
+    expect(row).to_contain_text("Header values may not contain linefeed")
+
+    # WHEN they send it again THEN it waits to be sent
+    row.get_by_role("button", name="Retry Welcome e-mail").click()
+    expect(row.get_by_test_id("retried")).to_be_focused()
+    expect(
+        page.get_by_role("status").filter(
+            has_text=f"The welcome e-mail to {student.full_name} is queued to be sent again."
+        )
+    ).to_be_visible()
+    page.get_by_label("Status").select_option("pending")
+    expect(page.locator("tbody tr").filter(has_text=student.full_name)).to_contain_text("Welcome")
