@@ -58,7 +58,8 @@ __all__ = [
 ]
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,19}$")
-CURRENCIES = {"usd", "eur", "gbp", "chf", "cad", "aud", "sek", "nok", "dkk", "jpy", "inr"}
+# Two-decimal currencies only: amounts are shown and charged in hundredths.
+CURRENCIES = {"usd", "eur", "gbp", "chf", "cad", "aud", "sek", "nok", "dkk", "inr"}
 MAX_CAPACITY = 10_000
 MAX_PRICE = 10_000_000
 MAX_DUE_DAYS = 365
@@ -579,10 +580,16 @@ async def roster(
 
 
 async def course_views(
-    session: AsyncSession, course_ids: Sequence[str], *, now: datetime
+    session: AsyncSession,
+    course_ids: Sequence[str],
+    *,
+    now: datetime,
+    student_id: str | None = None,
 ) -> dict[str, CourseView]:
+    """Courses as a student sees them (with their own enrollment), or as anyone does."""
     courses = await CourseRepository(session).get_many(list(course_ids))
-    return {v.course.id: v for v in await _views(session, courses, viewer=None, now=now)}
+    viewer = CurrentUser(id=student_id, username="", role=Role.STUDENT) if student_id else None
+    return {v.course.id: v for v in await _views(session, courses, viewer=viewer, now=now)}
 
 
 async def course_code(session: AsyncSession, course_id: str) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth import service as auth
 from functions.catalog import service as catalog
-from functions.catalog.models import EnrollmentStatus
+from functions.catalog.models import LIVE_STATUSES, EnrollmentStatus
 from functions.catalog.service import CourseView
 from functions.checkout.errors import (
     AlreadyInCart,
@@ -66,9 +66,21 @@ class Cart:
 
 
 async def get_cart(session: AsyncSession, student_id: str, *, now: datetime) -> Cart:
-    items = await CartRepository(session).items(student_id)
-    views = await catalog.course_views(session, [i.course_id for i in items], now=now)
-    courses = [views[i.course_id] for i in items if i.course_id in views]
+    cart = CartRepository(session)
+    items = await cart.items(student_id)
+    views = await catalog.course_views(
+        session, [i.course_id for i in items], now=now, student_id=student_id
+    )
+    courses = []
+    for item in items:
+        view = views.get(item.course_id)
+        if view is None:
+            continue
+        if view.mine is not None and view.mine.status in LIVE_STATUSES:
+            # Enrolled (or waitlisted) some other way meanwhile: it leaves the cart.
+            await cart.remove(student_id, item.course_id)
+            continue
+        courses.append(view)
     currencies = {v.course.currency for v in courses}
     return Cart(
         courses=courses,
@@ -613,6 +625,11 @@ async def _settle_paid(session: AsyncSession, portal: Portal, facts: SessionFact
             "amount": payment.amount,
             "currency": payment.currency,
             "refunded_amount": refund_total,
+            # The receipt's lines, as they stand when the money arrived.
+            "items": [
+                {"description": i.description, "amount": i.amount, "refunded": i.refunded}
+                for i in await payments.items(payment.id)
+            ],
         },
         now=now,
         dedupe_key=f"checkout.payment_confirmed:{payment.id}",

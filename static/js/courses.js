@@ -17,7 +17,7 @@ export const weekdayLabel = (value) => (WEEKDAYS[weekdayIndex(value)] || { label
 const weekdayShort = (value) => (WEEKDAYS[weekdayIndex(value)] || { short: value }).short;
 
 // The currencies the API accepts.
-export const CURRENCIES = ["usd", "eur", "gbp", "chf", "cad", "aud", "sek", "nok", "dkk", "jpy", "inr"];
+export const CURRENCIES = ["usd", "eur", "gbp", "chf", "cad", "aud", "sek", "nok", "dkk", "inr"];
 
 export const COURSE_STATUSES = [
   { value: "open", label: "Open" },

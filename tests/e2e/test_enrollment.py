@@ -3,6 +3,8 @@ page, the catalog and My courses."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
@@ -204,3 +206,37 @@ def test_staff_see_who_may_enroll_and_their_tools(page: Page, catalog: CatalogDa
     expect(page.get_by_role("link", name="Edit")).to_have_count(0)
     page.get_by_role("link", name="Roster").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Roster: {course['code']}")
+
+
+def test_a_seat_reserved_on_the_course_page_is_paid_from_my_courses(
+    page: Page, catalog: CatalogData
+) -> None:
+    # GIVEN a student who reserved a seat in a paid course from its page
+    token = unique_token()
+    catalog.course(
+        catalog.user("instructor"),
+        title=f"Pottery {token}",
+        capacity=8,
+        price=4900,
+        payment_due_days=7,
+    )
+    student = catalog.user("student")
+    sign_in(page, student.username, student.password)
+    main_nav(page).get_by_role("link", name="Catalog").click()
+    page.get_by_role("search").get_by_label("Search").fill(token)
+    page.get_by_role("link", name=f"Pottery {token}").click()
+    page.get_by_role("button", name="Reserve seat").click()
+    expect(page.get_by_test_id("enrollment-state")).to_contain_text("Seat held")
+
+    # WHEN they pay for it from My courses
+    main_nav(page).get_by_role("link", name="My courses").click()
+    held = group(page, "Seats held, awaiting payment (1)")
+    held.get_by_role("button", name="Pay for").click()
+
+    # THEN the test checkout takes the payment, and the course becomes theirs
+    expect(page).to_have_url(re.compile(r"/simulator/checkout/cs_test_"))
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_role("button", name="Pay").click()
+    expect(page.get_by_text("Payment received")).to_be_visible(timeout=60_000)
+    main_nav(page).get_by_role("link", name="My courses").click()
+    expect(group(page, "Enrolled (1)")).to_contain_text(f"Pottery {token}")

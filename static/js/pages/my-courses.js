@@ -79,14 +79,23 @@ export function render(root, { signal }) {
   function actionsFor(enrollment) {
     const course = enrollment.course;
     const payment = enrollment.status === "pending_payment" ? paymentFor.get(enrollment.id) : null;
-    const payLink = payment
-      ? h(
-          "a",
-          { class: "button button-small button-primary", href: `#${paymentPath(payment.id)}` },
-          payment.processing ? "Payment" : "Pay",
-          h("span", { class: "visually-hidden" }, ` for ${course.code}`),
-        )
-      : null;
+    let payLink = null;
+    if (payment) {
+      payLink = h(
+        "a",
+        { class: "button button-small button-primary", href: `#${paymentPath(payment.id)}` },
+        payment.processing ? "Payment" : "Pay",
+        h("span", { class: "visually-hidden" }, ` for ${course.code}`),
+      );
+    } else if (enrollment.status === "pending_payment" && enrollment.due_at) {
+      // A seat held outside a checkout (a reservation, a waitlist promotion).
+      payLink = h(
+        "button",
+        { type: "button", class: "button button-small button-primary", on: { click: () => payHold(enrollment) } },
+        "Pay",
+        h("span", { class: "visually-hidden" }, ` for ${course.code}`),
+      );
+    }
     const withPay = (other) => (payLink ? [payLink, other] : other);
     if (enrollment.status === "waitlisted") {
       return h(
@@ -199,6 +208,16 @@ export function render(root, { signal }) {
         if (error.name === "AbortError") throw error;
         // Without payments the seats still show; only the "Pay" links are missing.
       }
+    }
+  }
+
+  async function payHold(enrollment) {
+    messages.clear();
+    try {
+      const data = await api.post(`/api/checkout/holds/${encodeURIComponent(enrollment.id)}/pay`);
+      if (data.checkout_url) window.location.assign(data.checkout_url);
+    } catch (error) {
+      if (error.name !== "AbortError") messages.complain(error.message);
     }
   }
 
