@@ -228,7 +228,9 @@ def bearer(portal: Portal, user: User) -> dict[str, str]:
 def http_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(90.0),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+        # No kept-alive connections: between two bursts the servers close idle
+        # ones (after 5 s), and reusing one at that moment fails with ReadError.
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
     )
 
 
