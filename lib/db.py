@@ -9,7 +9,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -86,6 +87,23 @@ def _asyncpg_query(rest: str) -> str:
         for name, value in parse_qsl(query, keep_blank_values=True)
     ]
     return f"{base}?{urlencode(params)}"
+
+
+def rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE touched: how a conditional statement says it won."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def escape_like(text: str) -> str:
+    """Text for a LIKE pattern (with ESCAPE '\\'), its wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which offers ON CONFLICT DO NOTHING on both backends."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def is_sqlite(url: str) -> bool:

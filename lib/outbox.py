@@ -7,12 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lib.db import Base, UTCDateTime, new_id
+from lib.db import Base, UTCDateTime, insert_for, new_id, rowcount
 
 
 class OutboxMessage(Base):
@@ -56,9 +54,7 @@ async def enqueue(
 ) -> bool:
     """Queue a message; False when one under the same key exists already (a
     second scheduler, a replayed job or a repeated event queues nothing)."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(OutboxMessage).values(
+    statement = insert_for(session)(OutboxMessage).values(
         id=new_id(),
         kind=kind,
         recipient_id=recipient_id,
@@ -71,6 +67,4 @@ async def enqueue(
     )
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = await session.execute(statement)
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount) == 1
+    return rowcount(await session.execute(statement)) == 1

@@ -7,6 +7,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth.models import RefreshToken, User
+from lib.db import escape_like, rowcount
 
 
 class UserRepository:
@@ -54,7 +55,7 @@ class UserRepository:
     ) -> Sequence[User]:
         query = select(User)
         if text:
-            pattern = "%" + _escape_like(text.lower()) + "%"
+            pattern = "%" + escape_like(text.lower()) + "%"
             query = query.where(
                 or_(
                     User.username.like(pattern, escape="\\"),
@@ -97,7 +98,7 @@ class RefreshTokenRepository:
             )
             .values(used_at=now)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def revoke_family(self, family_id: str, *, now: datetime) -> None:
         await self.session.execute(
@@ -115,11 +116,3 @@ class RefreshTokenRepository:
         if keep_family:
             query = query.where(RefreshToken.family_id != keep_family)
         await self.session.execute(query.values(revoked_at=now))
-
-
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0))
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -8,11 +8,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth.models import User
 from functions.catalog.models import Course, CourseSession, Enrollment, EnrollmentStatus
+from lib.db import escape_like, rowcount
 
 SORTS = {
     "code": Course.code,
@@ -52,15 +52,6 @@ def status_condition(status: str, today: date) -> ColumnElement[bool]:
     if status == "full":
         return and_(accepting, Course.seats_taken >= Course.capacity)
     return ~accepting
-
-
-def _rowcount(result: Any) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class CourseRepository:
@@ -111,7 +102,7 @@ class CourseRepository:
         if not query.include_archived:
             statement = statement.where(Course.archived_at.is_(None))
         if query.text:
-            pattern = "%" + _escape_like(query.text.lower()) + "%"
+            pattern = "%" + escape_like(query.text.lower()) + "%"
             names = select(User.id).where(
                 User.id == Course.instructor_id,
                 func.lower(User.full_name).like(pattern, escape="\\"),
@@ -163,7 +154,7 @@ class CourseRepository:
             .values(seats_taken=Course.seats_taken + 1)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def take_seat_for_promotion(self, course_id: str, *, today: date) -> bool:
         """A seat for the waitlist: the course must be live and not yet started."""
@@ -178,7 +169,7 @@ class CourseRepository:
             .values(seats_taken=Course.seats_taken + 1)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def free_seat(self, course_id: str) -> None:
         await self.session.execute(
@@ -196,7 +187,7 @@ class CourseRepository:
             .values(capacity=capacity)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def next_waitlist_number(self, course_id: str) -> int | None:
         """A place in line, only while the course is full. The check is part of
@@ -363,7 +354,7 @@ class EnrollmentRepository:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def expired_holds(self, *, now: datetime, limit: int) -> list[Enrollment]:
         result = await self.session.execute(

@@ -7,20 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.checkout.models import CartItem, Payment, PaymentItem
+from lib.db import rowcount
 
 
 def _after(column: Any, key: tuple[datetime, str]) -> Any:
     stamp, last_id = key
     return or_(column > stamp, and_(column == stamp, Payment.id > last_id))
-
-
-def _rowcount(result: Any) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
 
 
 class CartRepository:
@@ -53,7 +48,7 @@ class CartRepository:
                 CartItem.student_id == student_id, CartItem.course_id == course_id
             )
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def clear(self, student_id: str) -> None:
         await self.session.execute(delete(CartItem).where(CartItem.student_id == student_id))
@@ -115,7 +110,7 @@ class PaymentRepository:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def overdue(self, *, now: datetime, limit: int) -> list[Payment]:
         result = await self.session.execute(

@@ -6,15 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lib.db import rowcount
 from lib.outbox import OutboxMessage
-
-
-def _rowcount(result: Any) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
 
 
 class NotificationRepository:
@@ -52,7 +47,7 @@ class NotificationRepository:
             .where(OutboxMessage.id == message_id, OutboxMessage.recipient_id == user_id)
             .values(read_at=func.coalesce(OutboxMessage.read_at, now))
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def mark_all_read(self, user_id: str, *, now: datetime) -> int:
         result = await self.session.execute(
@@ -60,7 +55,7 @@ class NotificationRepository:
             .where(OutboxMessage.recipient_id == user_id, OutboxMessage.read_at.is_(None))
             .values(read_at=now)
         )
-        return _rowcount(result)
+        return rowcount(result)
 
 
 class DeliveryRepository:
@@ -123,7 +118,7 @@ class DeliveryRepository:
             .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == token)
             .values(**values)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def by_status(
         self, status: str, *, after: tuple[datetime, str] | None, limit: int
@@ -151,4 +146,4 @@ class DeliveryRepository:
                 status="pending", attempts=0, next_attempt_at=now, claimed_by=None, last_error=None
             )
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1

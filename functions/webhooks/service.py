@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,8 +37,6 @@ class MalformedEvent(PortalError):
 
 
 def _facts(obj: dict[str, Any]) -> checkout.SessionFacts:
-    from datetime import UTC, datetime
-
     metadata = obj.get("metadata") or {}
     intent = obj.get("payment_intent")
     if isinstance(intent, dict):
