@@ -21,6 +21,11 @@ SECRET_KEY = "servers-test-secret-key-0123456789abcdef"
 HEALTH_ATTEMPTS = 200
 HEALTH_INTERVAL_SECONDS = 0.2
 STOP_TIMEOUT_SECONDS = 15
+REQUEST_TIMEOUT_SECONDS = 60
+# PostgreSQL allows 100 connections by default, shared by everyone on the test
+# server; each portal process may open up to 30. Requests in flight per server
+# are capped there so that a rush measures seats, not connection slots.
+POSTGRES_IN_FLIGHT_PER_SERVER = 12
 
 # Settings from the surrounding shell that would point the servers elsewhere.
 _OUTSIDE_SETTINGS = (
@@ -121,3 +126,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+def rush_client(base_url: str, backend: str) -> httpx.AsyncClient:
+    """A client for one server in a rush. No kept-alive connections: between
+    two bursts the servers close idle ones (after 5 s), and reusing one at
+    that moment fails with ReadError."""
+    in_flight = None if backend == "sqlite" else POSTGRES_IN_FLIGHT_PER_SERVER
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=0)
+    return httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits)

@@ -12,29 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection, make_url
 
 from functions.models import metadata
 from lib.backup import Summary, export_database, import_database
 from lib.db import create_engine
 from lib.migrate import current_revision, upgrade
-from tests.conftest import IN_CI, postgres_url
+from tests.conftest import IN_CI, _admin_sync, postgres_url
 
 EXPORTED_AT = datetime(2026, 1, 5, 12, 30, 15, 250000, tzinfo=UTC)
 _names = itertools.count(1)
 
 FreshPostgres = Callable[[], Awaitable[str]]
-
-
-async def _admin(url: str, statement: str) -> None:
-    # CREATE and DROP DATABASE cannot run inside a transaction.
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 @asynccontextmanager
@@ -47,8 +37,8 @@ async def postgres_databases() -> AsyncIterator[FreshPostgres]:
     async def make() -> str:
         name = f"portal_backup_{os.getpid()}_{next(_names)}"
         try:
-            await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await _admin(server, f'CREATE DATABASE "{name}"')
+            _admin_sync(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _admin_sync(server, f'CREATE DATABASE "{name}"')
         except OSError as exc:
             message = f"PostgreSQL at TEST_DATABASE_URL is not reachable: {exc}"
             if IN_CI:
@@ -61,7 +51,7 @@ async def postgres_databases() -> AsyncIterator[FreshPostgres]:
         yield make
     finally:
         for name in made:
-            await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _admin_sync(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def empty_database(backend: str, tmp_path: Path, fresh_postgres: FreshPostgres) -> str:

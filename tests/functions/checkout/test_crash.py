@@ -37,15 +37,19 @@ from lib.security import Role
 from scheduler.registry import JOBS
 from tests.conftest import test_settings as settings_for
 from tests.functions.checkout.support import assert_consistent, prepare_rush, simulator_of
-from tests.servers import SECRET_KEY, Server, is_healthy, portal_environment, running_servers
+from tests.servers import (
+    SECRET_KEY,
+    Server,
+    is_healthy,
+    portal_environment,
+    running_servers,
+    rush_client,
+)
 
 SERVERS = 3
 STUDENTS = 90
 SEATS = 12
-REQUEST_TIMEOUT_SECONDS = 60
 STRIPE_DEADLINE_SECONDS = 60
-# See test_rush.py: PostgreSQL's connection slots are shared by everyone.
-IN_FLIGHT_PER_SERVER = {"sqlite": STUDENTS, "postgresql": 12}
 # Sent and never answered: the server died with the request in its hands.
 CUT_OFF = {"RemoteProtocolError", "ReadError"}
 
@@ -76,7 +80,9 @@ async def test_a_server_killed_mid_rush_loses_no_committed_write(
             # inside a checkout, as it waits for Stripe
             attempts = await _rush(local_portal, servers, rush.students, backend, stripe_called)
             assert servers[0].process.returncode == -9
-            await _after_the_kill(local_portal, servers, attempts, rush.course.id)
+            await _after_the_kill(
+                local_portal, servers, attempts, course_id=rush.course.id, backend=backend
+            )
 
     # WHEN the holds run out and the expiry job runs
     await _expire_everything(shared_database, tmp_path)
@@ -89,7 +95,12 @@ async def test_a_server_killed_mid_rush_loses_no_committed_write(
 
 
 async def _after_the_kill(
-    portal: Portal, servers: Sequence[Server], attempts: list[Attempt], course_id: str
+    portal: Portal,
+    servers: Sequence[Server],
+    attempts: list[Attempt],
+    *,
+    course_id: str,
+    backend: str,
 ) -> None:
     # THEN every request to the dead server was cut off, some mid-flight
     assert all(a.failure for a in attempts if a.server == 0)
@@ -100,7 +111,7 @@ async def _after_the_kill(
     # AND they still answer, also to those cut off, who learn where they
     # stand by trying again
     assert all([await asyncio.to_thread(is_healthy, s.url) for s in servers[1:]])
-    retried = await _retry(portal, servers[1], [a for a in attempts if a.failure])
+    retried = await _retry(portal, servers[1], [a for a in attempts if a.failure], backend)
 
     rows = await _rows(portal, course_id)
     _every_answer_matches_the_rows(attempts, rows)
@@ -146,9 +157,6 @@ async def _rush(
 ) -> list[Attempt]:
     """Server 0's share of the students first; once it is inside a checkout
     (Stripe was called), everyone else's and the kill; then every answer."""
-    limits = httpx.Limits(
-        max_connections=IN_FLIGHT_PER_SERVER[backend], max_keepalive_connections=0
-    )
 
     async def check_out(attempt: Attempt, client: httpx.AsyncClient) -> None:
         headers = _bearer(portal, attempt.student)
@@ -159,12 +167,7 @@ async def _rush(
 
     attempts = [Attempt(s, n % len(servers)) for n, s in enumerate(students)]
     async with AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(base_url=s.url, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits)
-            )
-            for s in servers
-        ]
+        clients = [await stack.enter_async_context(rush_client(s.url, backend)) for s in servers]
         first = [asyncio.create_task(check_out(a, clients[0])) for a in attempts if a.server == 0]
         await asyncio.wait_for(stripe_called.wait(), STRIPE_DEADLINE_SECONDS)
         others = [a for a in attempts if a.server != 0]
@@ -179,8 +182,10 @@ def _bearer(portal: Portal, student: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def _retry(portal: Portal, server: Server, failed: list[Attempt]) -> list[Attempt]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=REQUEST_TIMEOUT_SECONDS) as client:
+async def _retry(
+    portal: Portal, server: Server, failed: list[Attempt], backend: str
+) -> list[Attempt]:
+    async with rush_client(server.url, backend) as client:
         return [
             Attempt(
                 a.student,

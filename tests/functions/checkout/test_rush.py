@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 from sqlalchemy import func, select
 
 from functions.auth.models import User
@@ -32,17 +31,12 @@ from lib.payments.signing import sign
 from lib.runtime import Portal
 from lib.security import AccessTokens, Role
 from tests.functions.checkout.support import WEBHOOK, event, prepare_rush, session_object
-from tests.servers import SECRET_KEY, portal_environment, running_servers
+from tests.servers import SECRET_KEY, portal_environment, running_servers, rush_client
 
 SERVERS = 4
 STUDENTS = 200
 SEATS = 10
 DELIVERIES = 20
-REQUEST_TIMEOUT_SECONDS = 60
-# PostgreSQL allows 100 connections by default, shared by everyone on the test
-# server; each portal process may open up to 30. Requests in flight per server
-# are capped there so the rush measures seats, not connection slots.
-IN_FLIGHT_PER_SERVER = {"sqlite": STUDENTS, "postgresql": 12}
 
 
 @contextmanager
@@ -67,15 +61,7 @@ async def test_two_hundred_students_rush_ten_seats_through_four_servers(
     tokens = AccessTokens(SECRET_KEY, ttl=timedelta(minutes=15))
     headers = [_headers(tokens, s) for s in prepared.students]
     with _servers(shared_database, tmp_path) as urls:
-        # No kept-alive connections: between the two bursts the servers close
-        # idle ones (after 5 s), and reusing one at that moment fails with ReadError.
-        limits = httpx.Limits(
-            max_connections=IN_FLIGHT_PER_SERVER[backend], max_keepalive_connections=0
-        )
-        clients = [
-            httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits)
-            for url in urls
-        ]
+        clients = [rush_client(url, backend) for url in urls]
         try:
             # WHEN all of them check out at the same moment, spread over the servers
             responses = await asyncio.gather(
