@@ -37,10 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--if-empty", action="store_true", help="do nothing (and succeed) when data exists"
     )
 
-    export = commands.add_parser("export", help="write the whole database to one file")
-    export.add_argument("file", help="the file to write (gzip JSON lines); - for standard output")
-    restore = commands.add_parser("import", help="load an export into an empty database")
-    restore.add_argument("file", help="a file written by `portal export`; - for standard input")
+    _add_backup_commands(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -197,6 +194,13 @@ async def _demo(settings: Settings, *, if_empty: bool) -> int:
         await portal.dispose()
     print(f"portal: loaded {count} demo users and a catalog (password: {demo.DEMO_PASSWORD})")
     return 0
+
+
+def _add_backup_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = commands.add_parser("export", help="write the whole database to one file")
+    export.add_argument("file", help="the file to write (gzip JSON lines); - for standard output")
+    restore = commands.add_parser("import", help="load an export into an empty database")
+    restore.add_argument("file", help="a file written by `portal export`; - for standard input")
 
 
 async def _backup(settings: Settings, command: str, file: str) -> int:

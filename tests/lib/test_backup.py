@@ -1,5 +1,5 @@
 """`portal export` / `portal import`: a whole database to one portable file and
-back, on SQLite and PostgreSQL, refusing what it must and changing nothing then."""
+back, on SQLite and PostgreSQL (the refusals are in test_backup_refusals.py)."""
 
 from __future__ import annotations
 
@@ -7,59 +7,35 @@ import gzip
 import json
 import stat
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import Column, MetaData, Numeric, String, Table
 
-from functions import demo
 from functions.models import metadata
-from functions.router import create_app
-from lib.backup import BackupError, export_database, export_file, import_file
+from lib.backup import export_file, import_file
 from lib.backup.codecs import CODECS, codec_for
-from lib.backup.errors import (
-    DatabaseNotEmpty,
-    NotAnExport,
-    SchemaMismatch,
-    SchemaNotCurrent,
-    UnknownRevision,
-)
-from lib.clock import FrozenClock
-from lib.db import create_engine
+from lib.backup.errors import SchemaNotCurrent
 from lib.migrate import known_revisions
-from lib.runtime import Portal
-from lib.security import Role
-from tests.conftest import test_settings as settings_for
-from tests.factories import Factory
-from tests.functions.checkout.support import pay_on_page, session_id_of, simulator_of
 from tests.lib.backup_support import (
     EXPORTED_AT,
+    HEAD,
+    ODD_PAYLOAD,
+    START,
     FreshPostgres,
     empty_database,
     every_row,
     export_to,
+    filled_database,
     import_from,
     inspected,
     migrated,
     postgres_databases,
     revision_of,
     row_counts,
-    table_names,
 )
-
-HEAD = known_revisions()[0]
-# Microseconds and a moment that is not midnight: precision survives the trip.
-START = datetime(2026, 1, 5, 9, 15, 30, 123456, tzinfo=UTC)
-ODD_PAYLOAD = {
-    "text": 'María → 東京 🎓 "quoted" \\ back\nslash',
-    "looks_like_a_date": "2026-01-05T09:00:00+00:00",
-    "numbers": [0, -1, 2**53, 1.5, 1e-7],
-    "flags": [True, False, None],
-    "nested": {"empty": {}, "list": [], "deep": {"a": [{"b": "c"}]}},
-}
 
 
 @pytest.fixture
@@ -70,43 +46,7 @@ async def fresh_postgres() -> AsyncIterator[FreshPostgres]:
 
 @pytest.fixture
 async def filled(tmp_path: Path) -> str:
-    """A migrated SQLite database with the demo data and rows in every table,
-    made through the real services and the payment flow."""
-    url = await migrated(f"sqlite:///{tmp_path / 'source.db'}")
-    clock = FrozenClock(START)
-    portal = Portal.build(settings_for(url, tmp_path), clock=clock)
-    app = create_app(portal=portal)
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            await _fill(portal, Factory(portal, client), client, clock)
-    finally:
-        await portal.dispose()
-    return url
-
-
-async def _fill(
-    portal: Portal, factory: Factory, client: httpx.AsyncClient, clock: FrozenClock
-) -> None:
-    async with portal.transaction() as session:
-        await demo.load(session, portal)
-    clock.advance(microseconds=654321)
-    student = (await factory.signed_in(role=Role.STUDENT)).user  # a refresh token
-    bad = await client.post("/api/auth/login", json={"login": "sam", "password": "wrong-one!"})
-    assert bad.status_code == 401  # a throttle hit
-    await factory.registered(full_name="Zoë Ørsted")  # a welcome message in the outbox
-    await factory.queued(recipient=student, kind="test.odd", payload=ODD_PAYLOAD)
-    paid_course = await factory.course(price=12900)
-    result = await factory.checked_out(student=student, courses=[paid_course])
-    assert result.checkout_url is not None
-    assert (await pay_on_page(client, session_id_of(result.checkout_url))).status_code == 303
-    assert await simulator_of(portal).deliver_pending() == 1  # a Stripe event, a paid payment
-    full = await factory.course(capacity=1, price=0)
-    await factory.enrollment(student=await factory.user(), course=full)
-    await factory.waitlisted(student=student, course=full)
-    clock.advance(days=1)
-    await factory.reserved(student=student)  # a pending payment, due in a week
-    await factory.in_cart(student=student, courses=[await factory.course(payment_due_days=7)])
+    return await filled_database(tmp_path)
 
 
 async def test_round_trip_sqlite_postgres_sqlite_keeps_every_row(
@@ -115,7 +55,7 @@ async def test_round_trip_sqlite_postgres_sqlite_keeps_every_row(
     # GIVEN a SQLite database with rows in every table
     original = await every_row(filled)
     empty = [name for name, rows in original.items() if not rows]
-    assert empty == [], f"fill these tables in `_fill` so the round trip covers them: {empty}"
+    assert empty == [], f"fill these in `filled_database` so the trip covers them: {empty}"
 
     # WHEN it is exported, imported into PostgreSQL, exported again and
     # imported into a new SQLite database
@@ -223,148 +163,6 @@ def _write_previous_revision_export(path: Path, revision: str) -> None:
         lines.extend(table_rows)
     lines.append({"end": True, "tables": len(metadata.sorted_tables), "rows": 2})
     path.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines)))
-
-
-# --- refusals: each leaves the database exactly as it was --------------------------------
-
-
-@pytest.fixture
-async def exported(filled: str, tmp_path: Path) -> Path:
-    path = tmp_path / "good.jsonl.gz"
-    await export_to(path, filled)
-    return path
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-async def test_import_refuses_a_database_with_rows(
-    backend: str, exported: Path, tmp_path: Path, fresh_postgres: FreshPostgres
-) -> None:
-    # GIVEN a database that holds data (the export itself, imported once)
-    target = await empty_database(backend, tmp_path, fresh_postgres)
-    await import_from(exported, target)
-    before = await every_row(target)
-    # WHEN an export is imported into it
-    with pytest.raises(DatabaseNotEmpty, match="not empty"):
-        await import_from(exported, target)
-    # THEN it is refused and nothing changed
-    assert await every_row(target) == before
-
-
-def _rewritten(source: Path, target: Path, change: Any) -> Path:
-    lines = gzip.decompress(source.read_bytes()).splitlines(keepends=True)
-    target.write_bytes(gzip.compress(b"".join(change(lines))))
-    return target
-
-
-def _header_revision(revision: str) -> Any:
-    def change(lines: list[bytes]) -> list[bytes]:
-        header = json.loads(lines[0])
-        header["revision"] = revision
-        return [json.dumps(header).encode() + b"\n", *lines[1:]]
-
-    return change
-
-
-def _rows_with(column: str, **values: Any) -> Any:
-    """Every row that has `column` gets `values`."""
-
-    def change(lines: list[bytes]) -> list[bytes]:
-        out = []
-        for line in lines:
-            row = json.loads(line)
-            if column in row and "table" not in row:
-                line = json.dumps({**row, **values}).encode() + b"\n"
-            out.append(line)
-        return out
-
-    return change
-
-
-def _first_user_twice(lines: list[bytes]) -> list[bytes]:
-    """A well-framed file whose users table holds one row twice: only the
-    database can tell, by its primary key, in the middle of the load."""
-    out: list[bytes] = []
-    for index, line in enumerate(lines):
-        value = json.loads(line)
-        if value.get("table") == "users":
-            value["rows"] += 1
-            out += [json.dumps(value).encode() + b"\n", lines[index + 1]]
-            continue
-        if "end" in value:
-            value["rows"] += 1
-            line = json.dumps(value).encode() + b"\n"
-        out.append(line)
-    return out
-
-
-BROKEN_FILES: dict[str, tuple[type[BackupError], Any]] = {
-    "newer-revision": (UnknownRevision, _header_revision("9999_from_the_future")),
-    "partial-revision-id": (UnknownRevision, _header_revision(HEAD[:-1])),
-    "truncated": (NotAnExport, lambda lines: lines[: len(lines) // 2]),
-    "no-closing-line": (NotAnExport, lambda lines: lines[:-1]),
-    "wrong-type": (NotAnExport, _rows_with("is_active", is_active="yes")),
-    "naive-timestamp": (NotAnExport, _rows_with("created_at", created_at="2026-01-05T09:00:00")),
-    "extra-column": (NotAnExport, _rows_with("username", is_admin=True)),
-    "not-json": (NotAnExport, lambda lines: [lines[0], b"{not json\n", *lines[2:]]),
-    "duplicate-key": (BackupError, _first_user_twice),
-}
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-@pytest.mark.parametrize("broken", list(BROKEN_FILES))
-async def test_import_refuses_a_bad_file_and_leaves_the_database_empty(
-    backend: str, broken: str, exported: Path, tmp_path: Path, fresh_postgres: FreshPostgres
-) -> None:
-    # GIVEN an export damaged in one way, and an empty database
-    error, change = BROKEN_FILES[broken]
-    path = _rewritten(exported, tmp_path / f"{broken}.jsonl.gz", change)
-    target = await empty_database(backend, tmp_path, fresh_postgres)
-    # WHEN it is imported
-    with pytest.raises(error):
-        await import_from(path, target)
-    # THEN it is refused, and the database has no tables: even the schema
-    # built for the load was rolled back with it
-    assert await inspected(target, table_names) == set()
-
-
-async def test_import_refuses_a_file_that_is_not_an_export(tmp_path: Path) -> None:
-    target = f"sqlite:///{tmp_path / 'target.db'}"
-    for name, content in {
-        "plain.txt": b"hello\n",
-        "other.json.gz": gzip.compress(b'{"format": "something-else"}\n'),
-        "empty.gz": b"",
-    }.items():
-        (tmp_path / name).write_bytes(content)
-        with pytest.raises(NotAnExport):
-            await import_from(tmp_path / name, target)
-    assert await inspected(target, table_names) == set()
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-async def test_export_refuses_a_database_behind_the_code(
-    backend: str, tmp_path: Path, fresh_postgres: FreshPostgres
-) -> None:
-    # GIVEN a database one migration behind this code, and one with no schema
-    previous = known_revisions()[1]
-    behind = await migrated(await empty_database(backend, tmp_path, fresh_postgres), previous)
-    bare = await empty_database(backend, tmp_path, fresh_postgres)
-    for url in (behind, bare):
-        # WHEN it is exported THEN it is refused with what to do
-        with pytest.raises(SchemaNotCurrent, match=r"portal migrate|no schema"):
-            await export_to(tmp_path / "refused.jsonl.gz", url)
-
-
-async def test_export_refuses_tables_it_does_not_describe(filled: str, tmp_path: Path) -> None:
-    # GIVEN models that describe only part of the database
-    partial = MetaData()
-    metadata.tables["users"].to_metadata(partial)
-    # WHEN an export is made with them THEN it is refused: it would be incomplete
-    engine = create_engine(filled)
-    try:
-        with (tmp_path / "x").open("wb") as stream, pytest.raises(SchemaMismatch, match="courses"):
-            await export_database(engine, partial, stream, now=EXPORTED_AT)
-    finally:
-        await engine.dispose()
 
 
 def test_every_column_of_the_models_has_a_codec() -> None:
