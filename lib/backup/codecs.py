@@ -8,12 +8,25 @@ payload holding "2026-01-05" stays a string.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Integer, String, Time
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    Time,
+)
 from sqlalchemy.types import TypeEngine
 
 from lib.db import UTCDateTime
@@ -73,6 +86,28 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _finite_float(value: Any) -> float:
+    # JSON has no NaN or Infinity; a bool is not a number here.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise CodecError(f"expected a finite number, found {value!r}"[:80])
+    return float(value)
+
+
+def _encode_decimal(value: Decimal | float) -> str:
+    # As text: a JSON number would pass through a binary float and lose digits.
+    return str(_parse_decimal(str(value)))
+
+
+def _parse_decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("not a decimal number") from None
+    if not value.is_finite():
+        raise ValueError("not a finite number")
+    return value
+
+
 CODECS = {
     codec.name: codec
     for codec in (
@@ -88,6 +123,9 @@ CODECS = {
         Codec("date", _isoformat, _parsed(date.fromisoformat, "a date"), Date),
         Codec("time", _isoformat, _parsed(time.fromisoformat, "a time of day"), Time),
         Codec("json", _json_value, _json_value, JSON),
+        # Not used by today's models; ready for scores, rates and money-like values.
+        Codec("float", _finite_float, _finite_float, Float),
+        Codec("decimal", _encode_decimal, _parsed(_parse_decimal, "a decimal number"), Numeric),
     )
 }
 
@@ -99,6 +137,8 @@ _BY_TYPE: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
     (UTCDateTime, "datetime"),
     (Boolean, "boolean"),
     (Integer, "integer"),
+    (Float, "float"),
+    (Numeric, "decimal"),
     (Date, "date"),
     (Time, "time"),
     (JSON, "json"),
