@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import stat
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -29,25 +28,12 @@ from tests.lib.backup_support import (
     empty_database,
     every_row,
     export_to,
-    filled_database,
     import_from,
     inspected,
     migrated,
-    postgres_databases,
     revision_of,
     row_counts,
 )
-
-
-@pytest.fixture
-async def fresh_postgres() -> AsyncIterator[FreshPostgres]:
-    async with postgres_databases() as make:
-        yield make
-
-
-@pytest.fixture
-async def filled(tmp_path: Path) -> str:
-    return await filled_database(tmp_path)
 
 
 async def test_round_trip_sqlite_postgres_sqlite_keeps_every_row(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,24 +29,11 @@ from tests.lib.backup_support import (
     empty_database,
     every_row,
     export_to,
-    filled_database,
     import_from,
     inspected,
     migrated,
-    postgres_databases,
     table_names,
 )
-
-
-@pytest.fixture
-async def fresh_postgres() -> AsyncIterator[FreshPostgres]:
-    async with postgres_databases() as make:
-        yield make
-
-
-@pytest.fixture
-async def filled(tmp_path: Path) -> str:
-    return await filled_database(tmp_path)
 
 
 @pytest.fixture

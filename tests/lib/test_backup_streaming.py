@@ -9,7 +9,7 @@ import io
 import json
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,19 +32,12 @@ from tests.lib.backup_support import (
     export_to,
     import_from,
     migrated,
-    postgres_databases,
     row_counts,
 )
 
 SMALL = 2_000
 GROWTH = 10
 AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def fresh_postgres() -> AsyncIterator[FreshPostgres]:
-    async with postgres_databases() as make:
-        yield make
 
 
 def _user(n: int) -> dict[str, Any]:
