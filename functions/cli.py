@@ -37,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--if-empty", action="store_true", help="do nothing (and succeed) when data exists"
     )
 
+    _add_backup_commands(commands)
+
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -52,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_create_admin(settings, args.username, args.email, args.full_name))
         if args.command == "demo":
             return asyncio.run(_demo(settings, if_empty=args.if_empty))
+        if args.command in {"export", "import"}:
+            return asyncio.run(_backup(settings, args.command, args.file))
     except ConfigurationError as exc:
         print(f"portal: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -189,6 +193,38 @@ async def _demo(settings: Settings, *, if_empty: bool) -> int:
     finally:
         await portal.dispose()
     print(f"portal: loaded {count} demo users and a catalog (password: {demo.DEMO_PASSWORD})")
+    return 0
+
+
+def _add_backup_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = commands.add_parser("export", help="write the whole database to one file")
+    export.add_argument("file", help="the file to write (gzip JSON lines); - for standard output")
+    restore = commands.add_parser("import", help="load an export into an empty database")
+    restore.add_argument("file", help="a file written by `portal export`; - for standard input")
+
+
+async def _backup(settings: Settings, command: str, file: str) -> int:
+    from functions.models import metadata
+    from lib import backup
+    from lib.clock import SystemClock
+
+    try:
+        if command == "export":
+            done = await backup.export_file(
+                settings.database_url, metadata, file, now=SystemClock().now()
+            )
+        else:
+            done = await backup.import_file(settings.database_url, file)
+    except backup.BackupError as exc:
+        print(f"portal: {exc.message}", file=sys.stderr)
+        return 1
+    # The file may be standard output: the report goes to standard error.
+    verb = "exported" if command == "export" else "imported"
+    print(
+        f"portal: {verb} {done.rows} rows in {done.tables} tables "
+        f"(schema revision {done.revision}, from {done.dialect})",
+        file=sys.stderr,
+    )
     return 0
 
 

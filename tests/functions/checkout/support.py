@@ -7,12 +7,15 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
+from functions.auth import service as auth
+from functions.auth.models import User
 from functions.catalog import seats
 from functions.catalog.models import SEAT_STATUSES, Course, Enrollment
 from functions.checkout import service as checkout_service
@@ -22,6 +25,8 @@ from lib.outbox import OutboxMessage
 from lib.payments.signing import sign
 from lib.payments.simulator import Simulator
 from lib.runtime import Portal
+from lib.security import Role
+from tests.factories import Factory
 
 WEBHOOK = "/api/webhooks/stripe"
 PAYING_CARD = "4242 4242 4242 4242"
@@ -277,3 +282,38 @@ async def expire_overdue_payments(portal: Portal) -> int:
 async def release_expired_holds(portal: Portal) -> int:
     async with portal.transaction() as session:
         return await seats.release_expired_holds(session, now=portal.clock.now())
+
+
+# --- a rush: many students, one small course ------------------------------------------------
+
+
+@dataclass
+class Rush:
+    course: Course
+    students: list[User]
+
+
+async def prepare_rush(portal: Portal, *, seats: int, students: int) -> Rush:
+    """A paid course with `seats` seats, and `students` students with it in their carts."""
+    async with httpx.AsyncClient() as unused_client:
+        course = await Factory(portal, unused_client).course(capacity=seats, price=15000)
+    async with portal.transaction() as session:
+        rushing = [
+            await auth.create_user(
+                session,
+                portal,
+                auth.NewAccount(
+                    username=f"rush{n:03d}",
+                    email=f"rush{n:03d}@example.com",
+                    password="a-rush-test-password",
+                    full_name=f"Rushing Student {n}",
+                    role=Role.STUDENT,
+                ),
+            )
+            for n in range(students)
+        ]
+        for student in rushing:
+            await checkout_service.add_to_cart(
+                session, student.id, course.id, now=portal.clock.now()
+            )
+    return Rush(course, rushing)
