@@ -18,8 +18,6 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from functions.router import create_app
-from lib.config import Settings
 from lib.jobs import Job
 from lib.runtime import Portal
 from scheduler.registry import JOBS
@@ -27,13 +25,6 @@ from scheduler.registry import JOBS
 log = logging.getLogger("portal.scheduler")
 
 MISFIRE_GRACE_SECONDS = 30
-
-
-def build_portal(settings: Settings) -> Portal:
-    portal = Portal.build(settings)
-    # Building the app wires the payment gateway (and the simulator) into the portal.
-    create_app(portal=portal)
-    return portal
 
 
 async def run_job(portal: Portal, job: Job) -> Mapping[str, Any]:
@@ -56,6 +47,7 @@ async def run_forever(
     async def tracked(job: Job) -> None:
         task = asyncio.current_task()
         assert task is not None
+        task.set_name(job.name)
         running.add(task)
         try:
             await run_job(portal, job)
@@ -92,6 +84,8 @@ async def run_forever(
     try:
         await stop.wait()
     finally:
+        running_jobs = sorted(task.get_name() for task in running)
+        log.info(json.dumps({"event": "scheduler.stopping", "running": running_jobs}))
         # Start no new runs and let the running ones finish their work: shutting
         # APScheduler's asyncio executor down would cancel them mid-send.
         scheduler.pause()

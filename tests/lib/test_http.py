@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from functions.asgi import build_app
 from functions.router import create_app
+from functions.runtime import build_portal
 from lib.clock import FrozenClock
 from lib.http import ANYONE, Call, endpoint
 from lib.runtime import Portal
@@ -416,7 +417,7 @@ async def production_app(
         site_url="https://portal.example",
         stripe_secret_key="sk_test_never_called",
     )
-    portal = Portal.build(settings, clock=clock)
+    portal = build_portal(settings, clock=clock)
     try:
         yield create_app(portal=portal)
     finally:
@@ -474,7 +475,7 @@ async def test_health_says_503_when_the_database_does_not_answer(
 ) -> None:
     # GIVEN a portal whose database cannot be used
     (tmp_path / "not-a-database.db").write_bytes(b"this is not an SQLite file\n" * 64)
-    portal = Portal.build(make_settings(unreachable.format(tmp=tmp_path), tmp_path))
+    portal = build_portal(make_settings(unreachable.format(tmp=tmp_path), tmp_path))
     transport = httpx.ASGITransport(app=create_app(portal=portal))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -13,6 +13,7 @@ import pytest
 
 from functions.messages.templates import TEMPLATES
 from functions.router import create_app
+from functions.runtime import build_portal
 from lib.clock import FrozenClock
 from lib.migrate import upgrade
 from lib.runtime import Portal
@@ -57,7 +58,7 @@ async def site(database: str, tmp_path: Path) -> AsyncIterator[Site]:
     (its clock at the real now, which the `portal` processes use)."""
     folder = tmp_path / "site"
     settings = conftest.test_settings(database, folder)
-    portal = Portal.build(settings, clock=FrozenClock(datetime.now(UTC)))
+    portal = build_portal(settings, clock=FrozenClock(datetime.now(UTC)))
     transport = httpx.ASGITransport(app=create_app(portal=portal))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -32,6 +32,7 @@ from functions.auth.models import User
 from functions.catalog.models import Course, Enrollment
 from functions.checkout import service as checkout
 from functions.checkout.models import Payment
+from functions.runtime import build_portal
 from functions.webhooks.models import StripeEvent
 from lib.clock import SystemClock
 from lib.config import DEVELOPMENT_WEBHOOK_SECRET
@@ -161,7 +162,7 @@ class Prepared:
 async def local_portal(shared_database: str, tmp_path: Path) -> AsyncIterator[Portal]:
     """This process's own view of the shared database, on the real clock like the servers."""
     settings = settings_for(shared_database, tmp_path, secret_key=SECRET_KEY)
-    portal = Portal.build(settings, clock=SystemClock())
+    portal = build_portal(settings, clock=SystemClock())
     try:
         yield portal
     finally:
