@@ -13,6 +13,7 @@ answer by itself, its own proxy handling, and a bounded graceful shutdown.
 from __future__ import annotations
 
 import json
+import signal
 from http import HTTPStatus
 from typing import Any
 
@@ -82,7 +83,15 @@ class JsonErrorsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(*, host: str, port: int, workers: int) -> None:
+    # uvicorn handles SIGTERM itself while it serves, and raises it again once it
+    # has shut down gracefully; ending then with 0 says the stop was clean (as
+    # `portal scheduler` does). Before uvicorn runs, SIGTERM ends the process too.
+    signal.signal(signal.SIGTERM, _stopped)
     options: dict[str, Any] = {
         "factory": True,
         "host": host,

@@ -17,7 +17,7 @@ from lib.payments.gateway import LineItem
 from lib.runtime import Portal
 from scheduler.registry import JOBS
 from tests.functions.checkout.support import recorded_events, simulator_of
-from tests.scheduler.support import portal_env
+from tests.processes import portal_env
 
 TIMEOUT_SECONDS = 120
 

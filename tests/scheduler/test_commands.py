@@ -21,7 +21,7 @@ from scheduler.registry import JOBS
 from tests import conftest
 from tests.factories import Factory
 from tests.functions.messages.support import eml_by_outbox_id, outbox_rows, parse
-from tests.scheduler.support import processes, run_portal, wait_until
+from tests.processes import processes, run_portal, wait_until
 
 # The contract in DESIGN.md: these names are called by cron jobs and Lambda schedules.
 DOCUMENTED_JOBS = {

@@ -1,5 +1,6 @@
-"""Running the installed `portal` command as separate processes, and waiting for
-what they do by watching for it, a bounded number of times."""
+"""Running the installed `portal` command as separate processes (servers and
+schedulers), and waiting for what they do by watching for it, a bounded number
+of times."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +41,12 @@ _OUTSIDE = (
     "PORTAL_MAIL_DIR",
     "PORTAL_SIMULATOR_DB",
     "PORTAL_REMINDER_DAYS",
+    "PORTAL_MAIL_FROM",
+    "PORTAL_SERVE_STATIC",
+    "PORTAL_TRUSTED_PROXY_HOPS",
+    "FORWARDED_ALLOW_IPS",
+    "PORT",
+    "HOST",
 )
 
 
@@ -156,3 +167,43 @@ async def wait_until(
             return
         await asyncio.sleep(POLL_INTERVAL_SECONDS)
     raise AssertionError(f"still not true after {attempts} checks\n{describe()}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def wait_for_health(
+    server: Running, base_url: str, *, deadline: float = RUN_TIMEOUT_SECONDS
+) -> None:
+    """Poll /api/health until it answers 200; fail at once if the server died."""
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        if answers(f"{base_url}/api/health"):
+            return
+        try:
+            code = server.process.wait(timeout=POLL_INTERVAL_SECONDS)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"the server exited with {code}\n{server.output()}")
+    raise AssertionError(f"the server never answered /api/health\n{server.output()}")
+
+
+def start_server(group: Processes, **env: str) -> tuple[Running, str]:
+    """`portal serve` on a free loopback port; returns it once healthy, and its address."""
+    port = free_port()
+    group.env.update(env)
+    server = group.start("serve", "--host", "127.0.0.1", "--port", str(port))
+    base_url = f"http://127.0.0.1:{port}"
+    wait_for_health(server, base_url)
+    return server, base_url
