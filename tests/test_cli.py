@@ -203,6 +203,36 @@ def test_production_without_secrets_is_a_configuration_error(
     assert not (portal.folder / ".portal-secret-key").exists()
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        pytest.param(
+            {"STRIPE_SECRET_KEY": "sk_test_a_real_account"}, "STRIPE_WEBHOOK_SECRET",
+            id="stripe-key-without-its-webhook-secret",
+        ),
+        pytest.param(
+            {"PORTAL_MAIL_FROM": "Portal <no-reply@school.example>\nBcc: all@school.example"},
+            "PORTAL_MAIL_FROM", id="sender-with-a-line-break",
+        ),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    "command", [["serve"], ["scheduler"], ["run-job", "notifications.deliver"]], ids=lambda c: c[0]
+)
+def test_a_development_deploy_with_a_bad_setting_refuses_to_start(
+    migrated: Portal, env: dict[str, str], named: str, command: list[str]
+) -> None:
+    # GIVEN a setting that would make the portal unsafe (events signed with the public
+    # development secret) or broken (every e-mail refused)
+    # WHEN a long-running command starts
+    result = migrated.run(*command, **env)
+    # THEN it refuses at once, naming the setting
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_development_keeps_its_secret_key_in_the_working_folder(migrated: Portal) -> None:
     # GIVEN no SECRET_KEY in development
     # WHEN a command runs
