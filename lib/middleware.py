@@ -139,7 +139,7 @@ class RequestContextMiddleware:
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
-        if self.production and scope.get("scheme") == "http":
+        if self.production and scope.get("scheme") == "http" and not _is_health_check(scope):
             # The redirect carries the request id and headers like any answer.
             await _redirect_to_https(scope, headers, send_with_headers)
             return
@@ -168,6 +168,15 @@ class RequestContextMiddleware:
                     }
                 )
             )
+
+
+HEALTH_CHECK_PATH = "/api/health"
+
+
+def _is_health_check(scope: Scope) -> bool:
+    # A platform's health check (Render's) names no scheme, and counts a redirect
+    # as healthy: it must reach the database check itself. It tells nothing secret.
+    return scope["path"] == HEALTH_CHECK_PATH and scope["method"] in {"GET", "HEAD"}
 
 
 async def _redirect_to_https(scope: Scope, headers: dict[str, str], send: Send) -> None:

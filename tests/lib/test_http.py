@@ -455,6 +455,22 @@ async def test_production_sends_hsts_over_https(production_app: Starlette) -> No
     assert max_age >= 365 * 24 * 3600
 
 
+async def test_production_answers_the_health_check_over_plain_http(
+    production_app: Starlette,
+) -> None:
+    # GIVEN the portal in production, checked by a platform that names no scheme
+    # (Render counts any 3xx as healthy, so a redirect would hide a dead database)
+    transport = httpx.ASGITransport(app=production_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.example") as client:
+        # WHEN the health check asks over plain http
+        response = await client.get("/api/health")
+        other = await client.get("/api/catalog/courses")
+    # THEN it gets the database's real answer; anything else is still redirected
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert other.status_code == 308
+
+
 async def test_development_neither_redirects_nor_sends_hsts(client: httpx.AsyncClient) -> None:
     # GIVEN the portal outside production, over http
     response = await client.get("/api/health")
