@@ -14,13 +14,22 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import TEST_SECRET
+import httpx
+
+from functions.router import create_app
+from functions.runtime import build_portal
+from lib.clock import FrozenClock
+from lib.migrate import upgrade
+from lib.runtime import Portal
+from tests.conftest import TEST_SECRET, test_settings
+from tests.factories import Factory
 
 PORTAL = Path(sys.executable).parent / "portal"
 RUN_TIMEOUT_SECONDS = 120
@@ -28,30 +37,42 @@ STOP_TIMEOUT_SECONDS = 60
 POLL_INTERVAL_SECONDS = 0.25
 
 # Settings from the surrounding shell that would point a process elsewhere.
-_OUTSIDE = (
-    "DATABASE_URL",
-    "SECRET_KEY",
-    "PORTAL_ENV",
-    "SITE_URL",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-    "STRIPE_API_BASE",
-    "REDIS_URL",
-    "SMTP_URL",
-    "PORTAL_MAIL_DIR",
-    "PORTAL_SIMULATOR_DB",
-    "PORTAL_REMINDER_DAYS",
-    "PORTAL_MAIL_FROM",
-    "PORTAL_SERVE_STATIC",
-    "PORTAL_TRUSTED_PROXY_HOPS",
-    "FORWARDED_ALLOW_IPS",
-    "PORT",
-    "HOST",
-)
+OUTSIDE_SETTINGS = (
+    "DATABASE_URL", "SECRET_KEY", "PORTAL_ENV", "SITE_URL", "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "REDIS_URL", "SMTP_URL", "PORTAL_MAIL_DIR",
+    "PORTAL_MAIL_FROM", "PORTAL_SIMULATOR_DB", "PORTAL_REMINDER_DAYS", "PORTAL_SERVE_STATIC",
+    "PORTAL_TRUSTED_PROXY_HOPS", "PORTAL_ADMIN_PASSWORD", "PORTAL_API_BASE",
+    "FORWARDED_ALLOW_IPS", "PORT", "HOST",
+)  # fmt: skip
+
+
+def outside_env() -> dict[str, str]:
+    """This shell's environment without any portal setting."""
+    return {name: value for name, value in os.environ.items() if name not in OUTSIDE_SETTINGS}
+
+
+def migrated_sqlite(folder: Path) -> str:
+    """A SQLite file brought up to date by the migrations, as `portal migrate` does."""
+    url = f"sqlite:///{folder / 'portal.db'}"
+    upgrade(url)
+    return url
+
+
+@asynccontextmanager
+async def seeding(database_url: str, folder: Path) -> AsyncIterator[tuple[Portal, Factory]]:
+    """A portal in this process to put data in the database, its clock at the real
+    now (which the `portal` processes use)."""
+    portal = build_portal(test_settings(database_url, folder), clock=FrozenClock(datetime.now(UTC)))
+    transport = httpx.ASGITransport(app=create_app(portal=portal))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield portal, Factory(portal, client)
+    finally:
+        await portal.dispose()
 
 
 def portal_env(*, database_url: str, folder: Path) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if name not in _OUTSIDE}
+    env = outside_env()
     env.update(
         DATABASE_URL=database_url,
         SECRET_KEY=TEST_SECRET,

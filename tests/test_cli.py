@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
@@ -14,24 +13,11 @@ import pytest
 
 from functions.demo import DEMO_USERS
 from lib.migrate import upgrade
+from tests.processes import outside_env
 
 PORTAL = Path(sys.executable).parent / "portal"
 TIMEOUT_SECONDS = 120
 ADMIN_PASSWORD = "a-long-enough-admin-secret"
-
-# Settings from the surrounding shell that would point the command elsewhere.
-_OUTSIDE = (
-    "DATABASE_URL",
-    "SECRET_KEY",
-    "PORTAL_ENV",
-    "PORTAL_ADMIN_PASSWORD",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-    "STRIPE_API_BASE",
-    "REDIS_URL",
-    "SMTP_URL",
-    "PORTAL_MAIL_DIR",
-)
 
 
 @dataclass
@@ -71,7 +57,7 @@ def admin(username: str, email: str) -> list[str]:
 @pytest.fixture
 def portal(tmp_path: Path) -> Portal:
     database = tmp_path / "var" / "portal.db"
-    env = {name: value for name, value in os.environ.items() if name not in _OUTSIDE}
+    env = outside_env()
     env.update(
         DATABASE_URL=f"sqlite:///{database}",
         PORTAL_MAIL_DIR=str(tmp_path / "mail"),

@@ -8,21 +8,22 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
-from functions.router import create_app
-from functions.runtime import build_portal
-from lib.clock import FrozenClock
-from lib.migrate import upgrade
 from lib.runtime import Portal
-from tests import conftest
 from tests.factories import Factory
 from tests.functions.messages.support import eml_by_outbox_id, outbox_rows, parse, text_of
-from tests.processes import Running, free_port, portal_env, wait_for_health, wait_until
+from tests.processes import (
+    Running,
+    free_port,
+    migrated_sqlite,
+    portal_env,
+    seeding,
+    wait_for_health,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_TIMEOUT_SECONDS = 60
@@ -30,21 +31,13 @@ STOP_TIMEOUT_SECONDS = 60
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'portal.db'}"
-    upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path)
 
 
 @pytest.fixture
-async def portal(database_url: str, tmp_path: Path) -> AsyncIterator[Portal]:
-    """A portal in this process to put data in the database (on the real now)."""
-    built = build_portal(
-        conftest.test_settings(database_url, tmp_path), clock=FrozenClock(datetime.now(UTC))
-    )
-    try:
-        yield built
-    finally:
-        await built.dispose()
+async def seeded(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Portal, Factory]]:
+    async with seeding(database_url, tmp_path) as (portal, factory):
+        yield portal, factory
 
 
 def children_of(pid: int) -> set[int]:
@@ -79,12 +72,11 @@ def start_dev(folder: Path, env: dict[str, str]) -> Running:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads child processes from /proc")
 async def test_dev_py_runs_the_api_and_the_scheduler_until_ctrl_c(
-    portal: Portal, database_url: str, tmp_path: Path
+    seeded: tuple[Portal, Factory], database_url: str, tmp_path: Path
 ) -> None:
     # GIVEN a student who just registered: a welcome e-mail waits in the outbox
-    transport = httpx.ASGITransport(app=create_app(portal=portal))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        await Factory(portal, client).registered(username="newcomer")
+    portal, factory = seeded
+    await factory.registered(username="newcomer")
     [welcome] = await outbox_rows(portal)
     port = free_port()
     env = {**portal_env(database_url=database_url, folder=tmp_path), "PORT": str(port)}

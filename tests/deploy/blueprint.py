@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from tests.processes import outside_env
+
 ROOT = Path(__file__).resolve().parents[2]
 BLUEPRINT = ROOT / "render.yaml"
 SCHEMA = Path(__file__).with_name("render.schema.json")
@@ -94,19 +96,14 @@ def clean_copy(destination: Path) -> Path:
     return destination
 
 
-# Settings of the surrounding shell that must not leak into a rehearsed service.
-_PORTAL_SETTINGS = (
-    "DATABASE_URL", "SECRET_KEY", "PORTAL_ENV", "SITE_URL", "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "REDIS_URL", "SMTP_URL", "PORTAL_MAIL_DIR",
-    "PORTAL_MAIL_FROM", "PORTAL_SIMULATOR_DB", "PORTAL_SERVE_STATIC", "PORTAL_API_BASE",
-    "PORTAL_TRUSTED_PROXY_HOPS", "PORT", "HOST", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME",
-)  # fmt: skip
+# Besides the portal's settings: this test run's own Python must not leak in.
+_THIS_PYTHON = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
 
 
 def machine_env(venv: Path | None = None) -> dict[str, str]:
     """This machine's environment without any portal setting, with `venv` first
     on PATH (as Render's Python services have theirs)."""
-    env = {k: v for k, v in os.environ.items() if k not in _PORTAL_SETTINGS}
+    env = {k: v for k, v in outside_env().items() if k not in _THIS_PYTHON}
     if venv is not None:
         env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         env["VIRTUAL_ENV"] = str(venv)

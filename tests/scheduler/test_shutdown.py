@@ -9,23 +9,16 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from functions.router import create_app
-from functions.runtime import build_portal
-from lib.clock import FrozenClock
-from lib.migrate import upgrade
 from lib.runtime import Portal
-from tests import conftest
 from tests.factories import Factory
 from tests.functions.messages.support import SmtpServer, free_port, outbox_rows
-from tests.processes import Running, processes, wait_until
+from tests.processes import Running, migrated_sqlite, processes, seeding, wait_until
 
 HOLD_SECONDS = 60
 ARRIVAL_SECONDS = 120
@@ -59,23 +52,14 @@ def holding_smtp_server() -> Iterator[HoldingSmtpServer]:
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'portal.db'}"
-    upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path)
 
 
 @pytest.fixture
 async def seeded(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, Portal, Factory]]:
     """The migrated database and a portal in this process to put data in it."""
-    portal = build_portal(
-        conftest.test_settings(database_url, tmp_path), clock=FrozenClock(datetime.now(UTC))
-    )
-    transport = httpx.ASGITransport(app=create_app(portal=portal))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield database_url, portal, Factory(portal, client)
-    finally:
-        await portal.dispose()
+    async with seeding(database_url, tmp_path) as (portal, factory):
+        yield database_url, portal, factory
 
 
 def logged(process: Running, event: str) -> bool:
