@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from itertools import count
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,8 +16,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from functions.router import create_app
+from functions.runtime import build_portal
+from lib.clock import FrozenClock
 from lib.middleware import ProxyHeadersMiddleware
 from lib.runtime import Portal
+from tests.conftest import test_settings as make_settings
 
 # The socket's peer in these tests: the proxy nearest the portal (on Render, its
 # own proxy on a private address).
@@ -137,3 +141,80 @@ async def test_a_client_cannot_dodge_the_address_limit_by_writing_the_header(
     assert statuses[statuses.index(429) :] == [429] * (len(statuses) - statuses.index(429))
     # AND another client behind the same proxies is not
     assert await failed_sign_in(behind_render, next(numbers), f"192.0.2.44, {EDGE}") == 401
+
+
+# --- production -------------------------------------------------------------------
+
+
+@pytest.fixture
+async def production_app(
+    database_url: str, tmp_path: Path, clock: FrozenClock
+) -> AsyncIterator[Starlette]:
+    # Production refuses the payment simulator: a Stripe key it never calls here.
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        env="production",
+        site_url="https://portal.example",
+        stripe_secret_key="sk_test_never_called",
+    )
+    portal = build_portal(settings, clock=clock)
+    try:
+        yield create_app(portal=portal)
+    finally:
+        await portal.dispose()
+
+
+async def test_production_redirects_http_to_https(production_app: Starlette) -> None:
+    # GIVEN the portal in production
+    transport = httpx.ASGITransport(app=production_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.example") as client:
+        # WHEN it is called over plain http
+        response = await client.post(
+            "/api/auth/login?next=%2Fcourses",
+            json={},
+            headers={"X-Request-ID": "redirect-request-1"},
+        )
+    # THEN it redirects to the same place over https, keeping the method (308)
+    assert response.status_code == 308
+    assert response.headers["location"] == "https://portal.example/api/auth/login?next=%2Fcourses"
+    assert response.headers["x-request-id"] == "redirect-request-1"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_production_sends_hsts_over_https(production_app: Starlette) -> None:
+    # GIVEN the portal in production
+    transport = httpx.ASGITransport(app=production_app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://portal.example") as client:
+        # WHEN it is called over https
+        response = await client.get("/api/health")
+    # THEN it answers and tells the browser to stay on https
+    assert response.status_code == 200
+    hsts = response.headers["strict-transport-security"]
+    assert "includeSubDomains" in hsts
+    max_age = int(hsts.split("max-age=")[1].split(";")[0])
+    assert max_age >= 365 * 24 * 3600
+
+
+async def test_production_answers_the_health_check_over_plain_http(
+    production_app: Starlette,
+) -> None:
+    # GIVEN the portal in production, checked by a platform that names no scheme
+    # (Render counts any 3xx as healthy, so a redirect would hide a dead database)
+    transport = httpx.ASGITransport(app=production_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.example") as client:
+        # WHEN the health check asks over plain http
+        response = await client.get("/api/health")
+        other = await client.get("/api/catalog/courses")
+    # THEN it gets the database's real answer; anything else is still redirected
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert other.status_code == 308
+
+
+async def test_development_neither_redirects_nor_sends_hsts(client: httpx.AsyncClient) -> None:
+    # GIVEN the portal outside production, over http
+    response = await client.get("/api/health")
+    # THEN plain http is served and no HSTS pins the host
+    assert response.status_code == 200
+    assert "strict-transport-security" not in response.headers
