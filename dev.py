@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Set up and run the Student Portal with nothing but Python 3.11+ and git.
 
-    python3 dev.py start   # install into .venv, migrate, load demo data, serve on :8000
+    python3 dev.py start   # install into .venv, migrate, load demo data, then run the
+                           # API (on :8000, or $PORT) and the scheduler until Ctrl+C
     python3 dev.py test    # install with test tools, then ruff, mypy and the whole pytest suite
+    python3 dev.py run     # what `start` runs last: the API and the scheduler, no set-up
 
 Everything it installs goes into .venv beside this file; it reinstalls only when
 pyproject.toml changes.
@@ -14,6 +16,7 @@ import hashlib
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if platform.system() == "Windows" else "bin")
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+STOP_GRACE_SECONDS = 40
 
 
 def main(argv: list[str]) -> int:
@@ -33,6 +37,8 @@ def main(argv: list[str]) -> int:
         return start(rest)
     if command == "test":
         return test(rest)
+    if command == "run":
+        return run_portal(rest)
     print(__doc__)
     return 2
 
@@ -42,9 +48,59 @@ def start(args: list[str]) -> int:
     os.chdir(ROOT)
     run([portal(), "migrate"])
     run([portal(), "demo", "--if-empty"])
-    port = os.environ.get("PORT", "8000")
+    return run_portal(args)
+
+
+def run_portal(args: list[str]) -> int:
+    """The API and the scheduler, side by side, until Ctrl+C (SIGINT) or SIGTERM
+    stops both; if either ends on its own, the other is stopped too."""
+    port = os.environ.get("PORT") or "8000"
+    env = {**os.environ, "PORT": port}
     print(f"\nThe Student Portal is at http://localhost:{port}  (Ctrl+C stops it)\n", flush=True)
-    return subprocess.call([portal(), "serve", "--host", "127.0.0.1", "--port", port, *args])
+    stopping: list[int] = []
+
+    def stop_requested(signum: int, frame: object) -> None:
+        stopping.append(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop_requested)
+    children = [
+        spawn([portal(), "serve", "--host", "127.0.0.1", "--port", port, *args], env),
+        spawn([portal(), "scheduler"], env),
+    ]
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            try:
+                children[0].wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        stop(children)
+    if stopping:
+        return 0 if all(child.returncode in (0, -signal.SIGTERM) for child in children) else 1
+    return next(child.returncode for child in children if child.returncode is not None) or 1
+
+
+def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # A process group of its own: Ctrl+C reaches only this script, which then
+    # asks each child once to finish its work (a second signal would cut it short).
+    if os.name == "posix":
+        return subprocess.Popen(command, env=env, process_group=0)
+    flags = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+    return subprocess.Popen(command, env=env, creationflags=flags)
+
+
+def stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each child still running, then wait; whatever outlives the grace is killed."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def test(args: list[str]) -> int:

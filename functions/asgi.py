@@ -1,14 +1,13 @@
-"""Builds a Starlette app: the whole portal or one capability alone."""
+"""Builds a Starlette app over a built portal: the whole portal or one capability alone."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
-import httpx
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -17,19 +16,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from functions.auth.service import load_active_user
 from lib.config import Settings
 from lib.errors import ConfigurationError, PortalError
-from lib.http import (
-    ANYONE,
-    EXCEPTION_HANDLERS,
-    BodyLimitMiddleware,
-    Call,
-    RequestContextMiddleware,
-    endpoint,
-)
+from lib.http import ANYONE, EXCEPTION_HANDLERS, Call, endpoint
+from lib.middleware import BodyLimitMiddleware, ProxyHeadersMiddleware, RequestContextMiddleware
 from lib.openapi import build_openapi
-from lib.payments.gateway import SIMULATOR_API_KEY, PaymentGateway
 from lib.payments.simulator import Simulator
 from lib.runtime import Portal
 
@@ -66,8 +57,7 @@ async def openapi(call: Call[None]) -> Response:
 def build_app(
     capabilities: Mapping[str, Sequence[BaseRoute]],
     *,
-    settings: Settings | None = None,
-    portal: Portal | None = None,
+    portal: Portal,
     standalone: bool = False,
     serve_static: bool | None = None,
 ) -> Starlette:
@@ -75,109 +65,88 @@ def build_app(
     at its own paths, as it does behind an API Gateway route of its own: at
     /<name>/... (a gateway route such as `/auth/{proxy+}`) and at the root (a
     gateway or custom domain that strips that prefix)."""
-    if portal is None:
-        portal = Portal.build(settings or Settings.from_env())
-    portal.load_user = load_active_user
     settings = portal.settings
-
     routes: list[BaseRoute] = [
         Route("/api/health", health, methods=["GET"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),
     ]
     for name, capability_routes in capabilities.items():
-        for route in capability_routes:
-            # A capability's own root ("/") also answers without the slash:
-            # POST /api/checkout, not /api/checkout/.
-            if isinstance(route, Route) and route.path == "/":
-                routes.append(Route(f"/api/{name}", route.endpoint, methods=route.methods))
-        routes.append(Mount(f"/api/{name}", routes=list(capability_routes)))
+        routes.extend(_api_routes(name, capability_routes))
     if standalone:
         for name, capability_routes in capabilities.items():
             routes.append(Mount(f"/{name}", routes=list(capability_routes)))
             routes.extend(capability_routes)
-    simulator = _payments(portal)
-    if simulator is not None:
-        routes.append(Mount("/simulator", routes=simulator.routes()))
+    if portal.simulator is not None:
+        # The hosted test-checkout page the browser is sent to.
+        routes.append(Mount("/simulator", routes=portal.simulator.routes()))
     if serve_static if serve_static is not None else settings.serve_static:
-        routes.append(Mount("/", app=StaticFiles(directory=STATIC_DIR, html=True), name="static"))
+        routes.append(Mount("/", app=_static_files(), name="static"))
 
+    app = Starlette(
+        routes=routes,
+        middleware=_middleware(settings),
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        lifespan=_lifespan(portal),
+    )
+    app.state.portal = portal
+    app.state.openapi = None
+    return app
+
+
+def _api_routes(name: str, capability_routes: Sequence[BaseRoute]) -> list[BaseRoute]:
+    # A capability's own root answers at /api/<name> (POST /api/checkout), once:
+    # registered again inside the mount it would also be /api/<name>/.
+    roots = [r for r in capability_routes if isinstance(r, Route) and r.path == "/"]
+    rest = [r for r in capability_routes if r not in roots]
+    return [
+        *(Route(f"/api/{name}", root.endpoint, methods=root.methods) for root in roots),
+        Mount(f"/api/{name}", routes=rest),
+    ]
+
+
+def _static_files() -> StaticFiles:
+    if not STATIC_DIR.is_dir():
+        # An install without the repository (`pip install .`) has no web app to
+        # serve; the static site serves it instead.
+        raise ConfigurationError(
+            f"the web app's folder {STATIC_DIR} does not exist: set PORTAL_SERVE_STATIC=0 "
+            "and serve static/ from the repository as a static site"
+        )
+    return StaticFiles(directory=STATIC_DIR, html=True)
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    return [
+        # Outermost: every later layer (HTTPS redirect, logs, throttles) sees the
+        # client and scheme the trusted proxies saw.
+        Middleware(ProxyHeadersMiddleware, trusted_hops=settings.trusted_proxy_hops),
+        Middleware(RequestContextMiddleware, production=settings.is_production),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=[settings.site_origin],
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_credentials=True,
+            expose_headers=["Retry-After", "X-Request-ID"],
+            max_age=600,
+        ),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+    ]
+
+
+def _lifespan(portal: Portal) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        simulator = portal.simulator
         ticker = None
-        if simulator is not None and settings.simulator_auto_deliver:
+        if simulator is not None and portal.settings.simulator_auto_deliver:
             ticker = asyncio.create_task(_run_simulator(simulator))
         yield
         if ticker is not None:
             ticker.cancel()
         await portal.dispose()
 
-    app = Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(RequestContextMiddleware, production=settings.is_production),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=[settings.site_origin],
-                allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                allow_credentials=True,
-                expose_headers=["Retry-After", "X-Request-ID"],
-                max_age=600,
-            ),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-        ],
-        exception_handlers=dict(EXCEPTION_HANDLERS),
-        lifespan=lifespan,
-    )
-    app.state.portal = portal
-    app.state.openapi = None
-    if simulator is not None:
-        _wire_simulator(portal, simulator, app)
-    return app
-
-
-def _payments(portal: Portal) -> Simulator | None:
-    """The Stripe gateway; without a Stripe key, the simulator behind it."""
-    settings = portal.settings
-    if settings.stripe_secret_key:
-        portal.payments = PaymentGateway(
-            api_key=settings.stripe_secret_key, api_base=settings.stripe_api_base
-        )
-        return None
-    if settings.stripe_api_base:
-        # A Stripe stand-in elsewhere (tests may run one): talk to it over HTTP.
-        portal.payments = PaymentGateway(
-            api_key=SIMULATOR_API_KEY, api_base=settings.stripe_api_base
-        )
-        return None
-    if settings.is_production:
-        raise ConfigurationError("the payment simulator never runs in production")
-    if portal.simulator is None:
-        portal.simulator = Simulator(
-            database_path=settings.simulator_db,
-            api_key=SIMULATOR_API_KEY,
-            webhook_secret=settings.stripe_webhook_secret,
-            public_url=settings.site_origin,
-            clock=portal.clock,
-            auto_deliver=settings.simulator_auto_deliver,
-        )
-    return portal.simulator
-
-
-def _wire_simulator(portal: Portal, simulator: Simulator, app: Starlette) -> None:
-    # The simulator lives in this process: the Stripe client reaches it, and it
-    # reaches the webhook, through ASGI transports instead of the network.
-    transport = httpx.ASGITransport(app=app)
-    portal.payments = PaymentGateway(
-        api_key=SIMULATOR_API_KEY, api_base="http://portal.internal/simulator", transport=transport
-    )
-
-    async def deliver(body: bytes, headers: dict[str, str]) -> int:
-        async with httpx.AsyncClient(transport=transport, base_url="http://portal.internal") as c:
-            response = await c.post("/api/webhooks/stripe", content=body, headers=headers)
-            return response.status_code
-
-    simulator.deliver = deliver
+    return lifespan
 
 
 async def _run_simulator(simulator: Simulator) -> None:

@@ -18,8 +18,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the API and the web app on one port")
-    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1")
+    serve.add_argument("--port", type=int, default=os.environ.get("PORT") or "8000")
     serve.add_argument("--workers", type=int, default=1)
 
     commands.add_parser("migrate", help="bring the database schema up to date")
@@ -72,31 +72,22 @@ def _migrate(settings: Settings) -> int:
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
-    import uvicorn
-
     from lib.db import is_sqlite
-    from lib.logs import log_config
+    from lib.server import serve
 
     if is_sqlite(settings.database_url) and not settings.is_production:
         _migrate(settings)
-    uvicorn.run(
-        "functions.router:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        log_config=log_config(),
-        access_log=False,
-        server_header=False,
-    )
+    # Each worker reads its settings from the environment: SITE_URL, when unset
+    # in development, follows the port served here.
+    os.environ["PORT"] = str(port)
+    serve(host=host, port=port, workers=workers)
     return 0
 
 
 async def _scheduler(settings: Settings) -> int:
+    from functions.runtime import build_portal
     from lib.logs import configure
-    from scheduler.worker import build_portal, run_forever
+    from scheduler.worker import run_forever
 
     configure()
     portal = build_portal(settings)
@@ -110,9 +101,10 @@ async def _scheduler(settings: Settings) -> int:
 async def _run_job(settings: Settings, name: str) -> int:
     import json
 
+    from functions.runtime import build_portal
     from lib.logs import configure
     from scheduler.registry import JOBS
-    from scheduler.worker import build_portal, run_job
+    from scheduler.worker import run_job
 
     job = JOBS.get(name)
     if job is None:
@@ -137,11 +129,11 @@ async def _create_admin(
     settings: Settings, username: str, email: str, full_name: str | None
 ) -> int:
     from functions.auth import service as auth
-    from lib.runtime import Portal
+    from functions.runtime import build_portal
     from lib.security import Role
 
     password = os.environ.get("PORTAL_ADMIN_PASSWORD") or _prompt_password()
-    portal = Portal.build(settings)
+    portal = build_portal(settings)
     try:
         async with portal.transaction() as session:
             user = await auth.create_user(
@@ -178,12 +170,12 @@ def _prompt_password() -> str:
 async def _demo(settings: Settings, *, if_empty: bool) -> int:
     from functions import demo
     from functions.auth import service as auth
-    from lib.runtime import Portal
+    from functions.runtime import build_portal
 
     if settings.is_production:
         print("portal: demo data is never loaded in production", file=sys.stderr)
         return 1
-    portal = Portal.build(settings)
+    portal = build_portal(settings)
     try:
         async with portal.transaction() as session:
             if await auth.has_users(session):

@@ -10,6 +10,7 @@ from functions.auth.routes import routes as auth_routes
 from functions.catalog.routes import routes as catalog_routes
 from functions.checkout.routes import routes as checkout_routes
 from functions.messages.routes import routes as message_routes
+from functions.runtime import build_portal
 from functions.webhooks.routes import routes as webhook_routes
 from lib.config import Settings
 from lib.runtime import Portal
@@ -24,4 +25,6 @@ CAPABILITIES = {
 
 
 def create_app(settings: Settings | None = None, *, portal: Portal | None = None) -> Starlette:
-    return build_app(CAPABILITIES, settings=settings, portal=portal)
+    """The whole portal; `portal serve` calls this with nothing (settings from the
+    environment), tests pass a portal of their own."""
+    return build_app(CAPABILITIES, portal=portal or build_portal(settings))

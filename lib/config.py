@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from email.errors import InvalidHeaderDefect
+from email.headerregistry import Address
+from email.policy import default as email_policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from lib.errors import ConfigurationError
 
 DEVELOPMENT_WEBHOOK_SECRET = "whsec_development_only"  # noqa: S105 - a public dev value
+DEFAULT_MAIL_FROM = "Student Portal <no-reply@student-portal.invalid>"
+DEFAULT_PORT = 8000
 _DEV_SECRET_FILE = ".portal-secret-key"  # noqa: S105 - a file name, not a secret
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
 
 
 @dataclass(frozen=True)
@@ -19,7 +28,7 @@ class Settings:
     database_url: str
     secret_key: str
     env: str = "development"
-    site_url: str = "http://localhost:8000"
+    site_url: str = f"http://localhost:{DEFAULT_PORT}"
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str = DEVELOPMENT_WEBHOOK_SECRET
     stripe_api_base: str | None = None
@@ -27,7 +36,7 @@ class Settings:
     smtp_url: str | None = None
     mail_dir: Path = Path("var/mail")
     reminder_days: tuple[int, ...] = (3, 1)
-    mail_from: str = "Student Portal <no-reply@student-portal.invalid>"
+    mail_from: str = DEFAULT_MAIL_FROM
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     argon2_time_cost: int = 3
@@ -40,7 +49,9 @@ class Settings:
     simulator_db: Path = Path("var/stripe-simulator.db")
     simulator_auto_deliver: bool = True
     serve_static: bool = True
-    extra: Mapping[str, str] = field(default_factory=dict)
+    # How many proxies in front of the portal append to X-Forwarded-For; 0 means
+    # none: the socket's peer is the client and forwarded headers are ignored.
+    trusted_proxy_hops: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -53,40 +64,18 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        mode = env.get("PORTAL_ENV", "development").strip() or "development"
-        if mode not in {"development", "production", "test"}:
-            raise ConfigurationError(
-                f"PORTAL_ENV must be development, production or test, not {mode!r}"
-            )
+        mode = _mode(env)
         production = mode == "production"
-
-        secret_key = env.get("SECRET_KEY", "")
-        if not secret_key:
-            if production:
-                raise ConfigurationError("SECRET_KEY is required when PORTAL_ENV=production")
-            secret_key = _development_secret_key()
-        elif production and len(secret_key) < 32:
-            raise ConfigurationError("SECRET_KEY must be at least 32 characters in production")
-
-        webhook_secret = env.get("STRIPE_WEBHOOK_SECRET", "")
-        stripe_key = env.get("STRIPE_SECRET_KEY") or None
-        if production:
-            if not stripe_key:
-                raise ConfigurationError("STRIPE_SECRET_KEY is required when PORTAL_ENV=production")
-            if not webhook_secret:
-                raise ConfigurationError(
-                    "STRIPE_WEBHOOK_SECRET is required when PORTAL_ENV=production"
-                )
-            if not env.get("DATABASE_URL"):
-                raise ConfigurationError("DATABASE_URL is required when PORTAL_ENV=production")
-
+        if production and not env.get("DATABASE_URL"):
+            raise ConfigurationError("DATABASE_URL is required when PORTAL_ENV=production")
+        stripe_key, webhook_secret = _stripe(env, production=production)
         return cls(
             database_url=env.get("DATABASE_URL") or "sqlite:///portal.db",
-            secret_key=secret_key,
+            secret_key=_secret_key(env, production=production),
             env=mode,
-            site_url=env.get("SITE_URL") or "http://localhost:8000",
+            site_url=_site_url(env, production=production),
             stripe_secret_key=stripe_key,
-            stripe_webhook_secret=webhook_secret or DEVELOPMENT_WEBHOOK_SECRET,
+            stripe_webhook_secret=webhook_secret,
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             redis_url=env.get("REDIS_URL") or None,
             smtp_url=env.get("SMTP_URL") or None,
@@ -95,27 +84,100 @@ class Settings:
             # sessions and events, as they would share Stripe.
             simulator_db=Path(env.get("PORTAL_SIMULATOR_DB") or "var/stripe-simulator.db"),
             reminder_days=_days(env.get("PORTAL_REMINDER_DAYS", "3,1")),
-            mail_from=env.get("PORTAL_MAIL_FROM")
-            or "Student Portal <no-reply@student-portal.invalid>",
+            mail_from=_mail_from(env.get("PORTAL_MAIL_FROM") or DEFAULT_MAIL_FROM),
             argon2_time_cost=_int(env, "PORTAL_ARGON2_TIME_COST", 3, minimum=1),
             argon2_memory_cost=_int(env, "PORTAL_ARGON2_MEMORY_COST", 64 * 1024, minimum=8),
             argon2_parallelism=_int(env, "PORTAL_ARGON2_PARALLELISM", 4, minimum=1),
             serve_static=env.get("PORTAL_SERVE_STATIC", "1").strip().lower()
             not in {"0", "false", "no", "off"},
             checkout_hold_minutes=_int(env, "PORTAL_CHECKOUT_HOLD_MINUTES", 30, minimum=30),
+            trusted_proxy_hops=_int(env, "PORTAL_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10),
         )
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+def _mode(env: Mapping[str, str]) -> str:
+    mode = env.get("PORTAL_ENV", "development").strip() or "development"
+    if mode not in {"development", "production", "test"}:
+        raise ConfigurationError(
+            f"PORTAL_ENV must be development, production or test, not {mode!r}"
+        )
+    return mode
+
+
+def _secret_key(env: Mapping[str, str], *, production: bool) -> str:
+    secret_key = env.get("SECRET_KEY", "")
+    if not secret_key:
+        if production:
+            raise ConfigurationError("SECRET_KEY is required when PORTAL_ENV=production")
+        return _development_secret_key()
+    if production and len(secret_key) < 32:
+        raise ConfigurationError("SECRET_KEY must be at least 32 characters in production")
+    return secret_key
+
+
+def _stripe(env: Mapping[str, str], *, production: bool) -> tuple[str | None, str]:
+    """The Stripe key and the webhook secret. The development secret is public:
+    it may only sign the built-in simulator's events, never a real account's."""
+    stripe_key = env.get("STRIPE_SECRET_KEY") or None
+    webhook_secret = env.get("STRIPE_WEBHOOK_SECRET", "")
+    if production and not stripe_key:
+        raise ConfigurationError("STRIPE_SECRET_KEY is required when PORTAL_ENV=production")
+    if stripe_key and not webhook_secret:
+        raise ConfigurationError(
+            "STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set"
+            + (" (PORTAL_ENV=production)" if production else "")
+            + ": copy the signing secret of the webhook endpoint from Stripe"
+        )
+    return stripe_key, webhook_secret or DEVELOPMENT_WEBHOOK_SECRET
+
+
+def _site_url(env: Mapping[str, str], *, production: bool) -> str:
+    raw = (env.get("SITE_URL") or "").strip()
+    if not raw:
+        if production:
+            raise ConfigurationError("SITE_URL is required when PORTAL_ENV=production")
+        # The local portal serves the web app itself: links and redirects follow
+        # the port it serves on (`PORT`, which `portal serve --port` also sets).
+        port = _int(env, "PORT", DEFAULT_PORT, minimum=1, maximum=65535)
+        return f"http://localhost:{port}"
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError(f"SITE_URL must be an http(s) address, not {raw!r}")
+    if parts.query or parts.fragment:
+        raise ConfigurationError("SITE_URL must not carry a query or a fragment")
+    return raw
+
+
+def _mail_from(raw: str) -> str:
+    # Checked at start: a bad sender (a newline starts a header of its own)
+    # would otherwise make every e-mail fail, one by one.
+    usage = 'PORTAL_MAIL_FROM must be one address such as "Portal <no-reply@example.org>"'
+    if any(ord(char) < 32 or ord(char) == 127 for char in raw):
+        raise ConfigurationError(f"{usage}, without control characters or line breaks")
+    header = email_policy.header_factory("From", raw.strip())
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
+    broken = any(isinstance(defect, InvalidHeaderDefect) for defect in header.defects)
+    if broken or len(addresses) != 1:
+        raise ConfigurationError(usage)
+    [address] = addresses
+    if not address.username or not _DOMAIN.match(address.domain):
+        raise ConfigurationError(usage)
+    return raw.strip()
+
+
+def _int(
+    env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None
+) -> int:
     raw = env.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from None
+    if not raw.strip().isascii() or not raw.strip().lstrip("-").isdigit():
+        raise ConfigurationError(f"{name} must be an integer, not {raw!r}")
+    value = int(raw)
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name} must be at most {maximum}")
     return value
 
 

@@ -1,12 +1,8 @@
-"""HTTP plumbing: endpoints with declared access, one error renderer, middleware."""
+"""HTTP plumbing: endpoints with declared access and one error renderer."""
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,21 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lib.errors import (
     Forbidden,
     Invalid,
     NotAuthenticated,
     NotFound,
-    PayloadTooLarge,
     PortalError,
 )
 from lib.runtime import CurrentUser, Portal
 from lib.security import Role
 
 log = logging.getLogger("portal")
-access_log = logging.getLogger("portal.access")
 
 BodyT = TypeVar("BodyT")
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
@@ -321,140 +314,6 @@ EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]
     PortalError: portal_error_handler,
     HTTPException: http_error_handler,
 }
-
-
-# --- middleware -------------------------------------------------------------
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    "form-action 'self'; object-src 'none'"
-)
-
-
-class RequestContextMiddleware:
-    """Request id, one JSON access-log line, security headers, HTTPS in production."""
-
-    def __init__(self, app: ASGIApp, *, production: bool) -> None:
-        self.app = app
-        self.production = production
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        incoming = headers.get("x-request-id", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        started = time.perf_counter()
-        status_holder: dict[str, int | None] = {"status": None}
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                extra = [
-                    (b"x-request-id", request_id.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-                    (b"x-frame-options", b"DENY"),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-                ]
-                if self.production:
-                    extra.append(
-                        (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
-                    )
-                if scope["path"].startswith("/api/"):
-                    extra.append((b"cache-control", b"no-store"))
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        if self.production and scope.get("scheme") == "http":
-            # The redirect carries the request id and headers like any answer.
-            await _redirect_to_https(scope, headers, send_with_headers)
-            return
-
-        try:
-            await self.app(scope, receive, send_with_headers)
-        except Exception:
-            # A failure outside any endpoint (which renders its own): the client
-            # still gets the one error shape, with this request's id, and the
-            # server re-raises so that its log has the traceback.
-            if status_holder["status"] is None:
-                await render_error(InternalError())(scope, receive, send_with_headers)
-            raise
-        finally:
-            access_log.info(
-                json.dumps(
-                    {
-                        "event": "http.request",
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status_holder["status"] or 500,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    }
-                )
-            )
-
-
-async def _redirect_to_https(scope: Scope, headers: dict[str, str], send: Send) -> None:
-    host = headers.get("host", "")
-    query = scope.get("query_string", b"").decode("latin-1")
-    location = f"https://{host}{scope['path']}" + (f"?{query}" if query else "")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 308,
-            "headers": [(b"location", location.encode("latin-1")), (b"content-length", b"0")],
-        }
-    )
-    await send({"type": "http.response.body", "body": b""})
-
-
-class BodyLimitMiddleware:
-    """Refuse request bodies over the limit, declared or streamed."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for key, value in scope["headers"]:
-            if key == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = self.max_bytes + 1
-                if declared > self.max_bytes:
-                    response = render_error(self._error())
-                    await response(scope, receive, send)
-                    return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise self._error()
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-    def _error(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            f"The request body is larger than {self.max_bytes // 1024} KB.",
-        )
 
 
 def route_paths(routes: Iterable[Any]) -> list[str]:

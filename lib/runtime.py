@@ -1,22 +1,24 @@
-"""The long-lived parts of a running portal, built once per process."""
+"""The long-lived parts of a running portal, built once per process.
+
+`functions.runtime.build_portal` is the one place that builds a Portal; the web
+app, the scheduler, the CLI and each Lambda function only use it, and nothing
+changes it afterwards."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from lib.clock import Clock, SystemClock
+from lib.clock import Clock
 from lib.config import Settings
-from lib.db import create_engine, create_sessionmaker
-from lib.mail import Mailer, create_mailer
+from lib.mail import Mailer
 from lib.payments.gateway import PaymentGateway
 from lib.payments.simulator import Simulator
 from lib.security import AccessTokens, PasswordHashing, Role
-from lib.throttle import Throttle, create_throttle
+from lib.throttle import Throttle
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class CurrentUser:
 UserLoader = Callable[[AsyncSession, str], Awaitable[CurrentUser | None]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Portal:
     settings: Settings
     engine: AsyncEngine
@@ -38,36 +40,13 @@ class Portal:
     passwords: PasswordHashing
     tokens: AccessTokens
     throttle: Throttle
-    clock: Clock = field(default_factory=SystemClock)
-    load_user: UserLoader | None = None
-    # Set when the app is built: the Stripe gateway, and the local simulator
-    # when no Stripe key is configured.
-    payments: PaymentGateway | None = None
+    clock: Clock
+    payments: PaymentGateway
+    mailer: Mailer
+    load_user: UserLoader
+    # The local stand-in for Stripe, when no Stripe key is configured: the
+    # gateway talks to it, and it serves its hosted checkout page.
     simulator: Simulator | None = None
-    mailer: Mailer | None = None
-
-    @classmethod
-    def build(cls, settings: Settings, *, clock: Clock | None = None) -> Portal:
-        engine = create_engine(settings.database_url)
-        sessions = create_sessionmaker(engine)
-        read_sessions = create_sessionmaker(engine, read_only=True)
-        return cls(
-            settings=settings,
-            engine=engine,
-            sessions=sessions,
-            read_sessions=read_sessions,
-            passwords=PasswordHashing(
-                time_cost=settings.argon2_time_cost,
-                memory_cost=settings.argon2_memory_cost,
-                parallelism=settings.argon2_parallelism,
-            ),
-            tokens=AccessTokens(
-                settings.secret_key, ttl=timedelta(seconds=settings.access_token_ttl_seconds)
-            ),
-            throttle=create_throttle(settings, sessions, read_sessions),
-            clock=clock or SystemClock(),
-            mailer=create_mailer(settings.smtp_url, settings.mail_dir),
-        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -11,15 +11,13 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from functions.router import create_app
-from lib.config import Settings
 from lib.jobs import Job
 from lib.runtime import Portal
 from scheduler.registry import JOBS
@@ -27,13 +25,6 @@ from scheduler.registry import JOBS
 log = logging.getLogger("portal.scheduler")
 
 MISFIRE_GRACE_SECONDS = 30
-
-
-def build_portal(settings: Settings) -> Portal:
-    portal = Portal.build(settings)
-    # Building the app wires the payment gateway (and the simulator) into the portal.
-    create_app(portal=portal)
-    return portal
 
 
 async def run_job(portal: Portal, job: Job) -> Mapping[str, Any]:
@@ -56,12 +47,30 @@ async def run_forever(
     async def tracked(job: Job) -> None:
         task = asyncio.current_task()
         assert task is not None
+        task.set_name(job.name)
         running.add(task)
         try:
             await run_job(portal, job)
         finally:
             running.discard(task)
 
+    scheduler = _scheduler(chosen, tracked)
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    scheduler.start()
+    log.info(json.dumps({"event": "scheduler.started", "jobs": sorted(j.name for j in chosen)}))
+    try:
+        await stop.wait()
+    finally:
+        await _finish_running(scheduler, running)
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        log.info(json.dumps({"event": "scheduler.stopped"}))
+
+
+def _scheduler(jobs: Iterable[Job], tracked: Callable[[Job], Awaitable[None]]) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         job_defaults={
             "coalesce": True,
@@ -71,7 +80,7 @@ async def run_forever(
         timezone="UTC",
     )
     started_at = datetime.now(UTC)
-    for job in chosen:
+    for job in jobs:
         scheduler.add_job(
             tracked,
             IntervalTrigger(**job.every),
@@ -83,23 +92,20 @@ async def run_forever(
             # reminders and e-mail by a whole interval.
             next_run_time=started_at,
         )
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for signum in signals:
-        loop.add_signal_handler(signum, stop.set)
-    scheduler.start()
-    log.info(json.dumps({"event": "scheduler.started", "jobs": sorted(j.name for j in chosen)}))
-    try:
-        await stop.wait()
-    finally:
-        # Start no new runs and let the running ones finish their work: shutting
-        # APScheduler's asyncio executor down would cancel them mid-send.
-        scheduler.pause()
-        # One turn of the loop lets a run submitted just before the pause begin.
-        await asyncio.sleep(0)
-        while running:
-            await asyncio.gather(*running, return_exceptions=True)
-        scheduler.shutdown(wait=False)
-        for signum in signals:
-            loop.remove_signal_handler(signum)
-        log.info(json.dumps({"event": "scheduler.stopped"}))
+    return scheduler
+
+
+async def _finish_running(scheduler: AsyncIOScheduler, running: set[asyncio.Task[Any]]) -> None:
+    log.info(
+        json.dumps(
+            {"event": "scheduler.stopping", "running": sorted(t.get_name() for t in running)}
+        )
+    )
+    # Start no new runs and let the running ones finish their work: shutting
+    # APScheduler's asyncio executor down would cancel them mid-send.
+    scheduler.pause()
+    # One turn of the loop lets a run submitted just before the pause begin.
+    await asyncio.sleep(0)
+    while running:
+        await asyncio.gather(*running, return_exceptions=True)
+    scheduler.shutdown(wait=False)

@@ -25,9 +25,11 @@ from sqlalchemy import text
 
 from functions.models import metadata
 from functions.router import create_app
+from functions.runtime import build_portal
 from lib.clock import FrozenClock
 from lib.config import Settings
 from lib.db import create_engine
+from lib.payments.simulator import Deliver
 from lib.runtime import Portal
 from lib.throttle import RedisThrottle
 from tests.factories import Factory
@@ -180,8 +182,17 @@ def test_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
 
 
 @pytest.fixture
-async def portal(settings: Settings, clock: FrozenClock) -> AsyncIterator[Portal]:
-    built = Portal.build(settings, clock=clock)
+def deliver_webhook() -> Deliver | None:
+    """Where the payment simulator sends its events: None is the portal's own
+    webhook, in process. A test module that stands between them overrides this."""
+    return None
+
+
+@pytest.fixture
+async def portal(
+    settings: Settings, clock: FrozenClock, deliver_webhook: Deliver | None
+) -> AsyncIterator[Portal]:
+    built = build_portal(settings, clock=clock, deliver_webhook=deliver_webhook)
     try:
         yield built
     finally:

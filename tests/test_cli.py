@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
@@ -14,24 +13,11 @@ import pytest
 
 from functions.demo import DEMO_USERS
 from lib.migrate import upgrade
+from tests.processes import outside_env
 
 PORTAL = Path(sys.executable).parent / "portal"
 TIMEOUT_SECONDS = 120
 ADMIN_PASSWORD = "a-long-enough-admin-secret"
-
-# Settings from the surrounding shell that would point the command elsewhere.
-_OUTSIDE = (
-    "DATABASE_URL",
-    "SECRET_KEY",
-    "PORTAL_ENV",
-    "PORTAL_ADMIN_PASSWORD",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-    "STRIPE_API_BASE",
-    "REDIS_URL",
-    "SMTP_URL",
-    "PORTAL_MAIL_DIR",
-)
 
 
 @dataclass
@@ -71,7 +57,7 @@ def admin(username: str, email: str) -> list[str]:
 @pytest.fixture
 def portal(tmp_path: Path) -> Portal:
     database = tmp_path / "var" / "portal.db"
-    env = {name: value for name, value in os.environ.items() if name not in _OUTSIDE}
+    env = outside_env()
     env.update(
         DATABASE_URL=f"sqlite:///{database}",
         PORTAL_MAIL_DIR=str(tmp_path / "mail"),
@@ -201,6 +187,36 @@ def test_production_without_secrets_is_a_configuration_error(
     assert "Traceback" not in result.stderr
     assert not portal.database.exists()
     assert not (portal.folder / ".portal-secret-key").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        pytest.param(
+            {"STRIPE_SECRET_KEY": "sk_test_a_real_account"}, "STRIPE_WEBHOOK_SECRET",
+            id="stripe-key-without-its-webhook-secret",
+        ),
+        pytest.param(
+            {"PORTAL_MAIL_FROM": "Portal <no-reply@school.example>\nBcc: all@school.example"},
+            "PORTAL_MAIL_FROM", id="sender-with-a-line-break",
+        ),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    "command", [["serve"], ["scheduler"], ["run-job", "notifications.deliver"]], ids=lambda c: c[0]
+)
+def test_a_development_deploy_with_a_bad_setting_refuses_to_start(
+    migrated: Portal, env: dict[str, str], named: str, command: list[str]
+) -> None:
+    # GIVEN a setting that would make the portal unsafe (events signed with the public
+    # development secret) or broken (every e-mail refused)
+    # WHEN a long-running command starts
+    result = migrated.run(*command, **env)
+    # THEN it refuses at once, naming the setting
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_development_keeps_its_secret_key_in_the_working_folder(migrated: Portal) -> None:

@@ -116,6 +116,7 @@ class Simulator:
         webhook_secret: str,
         public_url: str,
         clock: Clock,
+        deliver: Deliver | None = None,
         auto_deliver: bool = True,
     ) -> None:
         database_path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +129,8 @@ class Simulator:
         self.public_url = public_url.rstrip("/")
         self.clock = clock
         self.auto_deliver = auto_deliver
-        self.deliver: Deliver | None = None
+        # Where signed events go: the portal's webhook, given when built.
+        self._deliver = deliver
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _ensure(self) -> None:
@@ -438,7 +440,7 @@ class Simulator:
     async def deliver_pending(self) -> int:
         """Send every undelivered event, oldest first; returns how many landed."""
         await self._ensure()
-        if self.deliver is None:
+        if self._deliver is None:
             return 0
         delivered = 0
         async with self._sessions() as session:
@@ -456,7 +458,7 @@ class Simulator:
         for event in pending:
             body = event.payload.encode()
             header = sign(body, self.webhook_secret, timestamp=self._now())
-            status = await self.deliver(
+            status = await self._deliver(
                 body, {"Stripe-Signature": header, "Content-Type": "application/json"}
             )
             async with self._sessions() as session:

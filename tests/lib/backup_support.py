@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 from functions import demo
 from functions.models import metadata
 from functions.router import create_app
+from functions.runtime import build_portal
 from lib.backup import Summary, export_database, import_database
 from lib.clock import FrozenClock
 from lib.db import create_engine
@@ -149,7 +150,7 @@ async def filled_database(tmp_path: Path) -> str:
     made through the real services and the payment flow."""
     url = await migrated(f"sqlite:///{tmp_path / 'source.db'}")
     clock = FrozenClock(START)
-    portal = Portal.build(settings_for(url, tmp_path), clock=clock)
+    portal = build_portal(settings_for(url, tmp_path), clock=clock)
     app = create_app(portal=portal)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     try:

@@ -21,6 +21,7 @@ PRODUCTION = {
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
     "DATABASE_URL": "postgresql://portal@db.example/portal",
+    "SITE_URL": "https://portal.example",
 }
 
 
@@ -52,6 +53,8 @@ def test_defaults(working_folder: Path) -> None:
     assert (settings.argon2_time_cost, settings.argon2_memory_cost) == (3, 64 * 1024)
     assert settings.argon2_parallelism == 4
     assert settings.serve_static is True
+    assert settings.trusted_proxy_hops == 0
+    assert settings.mail_from == "Student Portal <no-reply@student-portal.invalid>"
     assert len(settings.secret_key) >= 32
 
 
@@ -72,6 +75,8 @@ def test_values_come_from_the_environment() -> None:
             "PORTAL_ARGON2_MEMORY_COST": "1024",
             "PORTAL_ARGON2_PARALLELISM": "2",
             "PORTAL_SERVE_STATIC": "0",
+            "PORTAL_TRUSTED_PROXY_HOPS": "2",
+            "PORTAL_MAIL_FROM": "Portal <portal@school.example>",
         }
     )
     assert settings.database_url == "postgresql://u@h/db"
@@ -87,6 +92,8 @@ def test_values_come_from_the_environment() -> None:
     assert (settings.argon2_time_cost, settings.argon2_memory_cost) == (2, 1024)
     assert settings.argon2_parallelism == 2
     assert settings.serve_static is False
+    assert settings.trusted_proxy_hops == 2
+    assert settings.mail_from == "Portal <portal@school.example>"
 
 
 def test_from_env_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,6 +123,108 @@ def test_empty_values_mean_unset() -> None:
     assert settings.site_url == "http://localhost:8000"
 
 
+# --- SITE_URL ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["development", "test"])
+def test_site_url_follows_the_port_when_unset(mode: str) -> None:
+    # GIVEN a portal served on port 8412 (`PORT=8412 python3 dev.py start`) and no SITE_URL
+    # WHEN the settings are read
+    settings = Settings.from_env({"PORTAL_ENV": mode, "PORT": "8412", "SECRET_KEY": "k"})
+    # THEN links and redirects point at the port the portal serves on
+    assert settings.site_origin == "http://localhost:8412"
+
+
+def test_a_given_site_url_wins_over_the_port() -> None:
+    settings = Settings.from_env({"PORT": "8412", "SITE_URL": "http://portal.localhost:9000"})
+    assert settings.site_origin == "http://portal.localhost:9000"
+
+
+@pytest.mark.parametrize("port", ["eighty", "0", "70000", "٨٠"])
+def test_an_unusable_port_is_refused(port: str) -> None:
+    with pytest.raises(ConfigurationError, match="PORT must be"):
+        Settings.from_env({"PORT": port})
+
+
+@pytest.mark.parametrize(
+    "site_url",
+    ["localhost:8000", "ftp://portal.example", "https://", "https://portal.example/?x=1",
+     "javascript:alert(1)"],
+)  # fmt: skip
+def test_a_site_url_that_is_not_an_http_address_is_refused(site_url: str) -> None:
+    with pytest.raises(ConfigurationError, match="SITE_URL"):
+        Settings.from_env({"SITE_URL": site_url})
+
+
+# --- a Stripe key needs its webhook secret, in every mode ------------------------------
+
+
+@pytest.mark.parametrize("mode", ["development", "test", "production"])
+@pytest.mark.parametrize("how", ["absent", "empty"])
+def test_a_stripe_key_without_its_webhook_secret_refuses_to_start(mode: str, how: str) -> None:
+    # GIVEN a real Stripe key and no webhook secret (absent or empty)
+    environ = {**PRODUCTION, "PORTAL_ENV": mode, "STRIPE_SECRET_KEY": "sk_test_real_account"}
+    if how == "absent":
+        del environ["STRIPE_WEBHOOK_SECRET"]
+    else:
+        environ["STRIPE_WEBHOOK_SECRET"] = ""
+    # WHEN the settings are read
+    # THEN the portal refuses to start rather than accept events signed with the public
+    # development secret
+    with pytest.raises(ConfigurationError, match="STRIPE_WEBHOOK_SECRET is required"):
+        Settings.from_env(environ)
+
+
+def test_without_a_stripe_key_the_simulator_signs_with_the_development_secret() -> None:
+    assert Settings.from_env({}).stripe_webhook_secret == DEVELOPMENT_WEBHOOK_SECRET
+
+
+# --- PORTAL_MAIL_FROM ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mail_from",
+    ["no-reply@school.example", "Student Portal <no-reply@school.example>",
+     '"Portal, Office" <office@school.example>', "Prof. Ö <prof@school.example>"],
+)  # fmt: skip
+def test_a_sender_address_is_accepted(mail_from: str) -> None:
+    assert Settings.from_env({"PORTAL_MAIL_FROM": mail_from}).mail_from == mail_from
+
+
+@pytest.mark.parametrize(
+    "mail_from",
+    [
+        pytest.param("Portal <no-reply@example.com>\nBcc: everyone@example.com", id="newline"),
+        pytest.param("Portal <no-reply@example.com>\r\n", id="crlf"),
+        pytest.param("Portal <no-reply@example.com>\x00", id="nul"),
+        pytest.param("a@school.example, b@school.example", id="two-addresses"),
+        pytest.param("Student Portal", id="no-address"),
+        pytest.param("Portal <no-reply@>", id="no-domain"),
+        pytest.param("Portal <no-reply@localhost>", id="bare-host"),
+        pytest.param("Portal <@school.example>", id="no-local-part"),
+    ],
+)
+def test_a_sender_address_no_mail_could_carry_refuses_to_start(mail_from: str) -> None:
+    # GIVEN a sender that would break every e-mail's headers
+    # WHEN the settings are read THEN the portal refuses to start, naming the setting
+    with pytest.raises(ConfigurationError, match="PORTAL_MAIL_FROM"):
+        Settings.from_env({"PORTAL_MAIL_FROM": mail_from})
+
+
+# --- PORTAL_TRUSTED_PROXY_HOPS -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "hops"), [("", 0), ("0", 0), ("1", 1), (" 2 ", 2), ("10", 10)])
+def test_trusted_proxy_hops(raw: str, hops: int) -> None:
+    assert Settings.from_env({"PORTAL_TRUSTED_PROXY_HOPS": raw}).trusted_proxy_hops == hops
+
+
+@pytest.mark.parametrize("raw", ["-1", "two", "1.5", "11", "٢"])
+def test_unusable_trusted_proxy_hops_are_refused(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match="PORTAL_TRUSTED_PROXY_HOPS must be"):
+        Settings.from_env({"PORTAL_TRUSTED_PROXY_HOPS": raw})
+
+
 # --- production refuses to start without its secrets ------------------------------
 
 
@@ -134,6 +243,7 @@ def test_production_with_every_secret_starts(working_folder: Path) -> None:
         ("STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY is required"),
         ("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET is required"),
         ("DATABASE_URL", "DATABASE_URL is required"),
+        ("SITE_URL", "SITE_URL is required"),
     ],
 )
 @pytest.mark.parametrize("how", ["absent", "empty"])

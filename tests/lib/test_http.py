@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from functions.asgi import build_app
 from functions.router import create_app
-from lib.clock import FrozenClock
+from functions.runtime import build_portal
 from lib.http import ANYONE, Call, endpoint
 from lib.runtime import Portal
 from tests.conftest import test_settings as make_settings
@@ -401,67 +401,6 @@ async def test_a_simple_request_from_another_origin_gets_no_cors_grant(
     assert own.headers["access-control-allow-origin"] == SITE_ORIGIN
 
 
-# --- production -------------------------------------------------------------------
-
-
-@pytest.fixture
-async def production_app(
-    database_url: str, tmp_path: Path, clock: FrozenClock
-) -> AsyncIterator[Starlette]:
-    # Production refuses the payment simulator: a Stripe key it never calls here.
-    settings = make_settings(
-        database_url,
-        tmp_path,
-        env="production",
-        site_url="https://portal.example",
-        stripe_secret_key="sk_test_never_called",
-    )
-    portal = Portal.build(settings, clock=clock)
-    try:
-        yield create_app(portal=portal)
-    finally:
-        await portal.dispose()
-
-
-async def test_production_redirects_http_to_https(production_app: Starlette) -> None:
-    # GIVEN the portal in production
-    transport = httpx.ASGITransport(app=production_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://portal.example") as client:
-        # WHEN it is called over plain http
-        response = await client.post(
-            "/api/auth/login?next=%2Fcourses",
-            json={},
-            headers={"X-Request-ID": "redirect-request-1"},
-        )
-    # THEN it redirects to the same place over https, keeping the method (308)
-    assert response.status_code == 308
-    assert response.headers["location"] == "https://portal.example/api/auth/login?next=%2Fcourses"
-    assert response.headers["x-request-id"] == "redirect-request-1"
-    assert response.headers["x-content-type-options"] == "nosniff"
-
-
-async def test_production_sends_hsts_over_https(production_app: Starlette) -> None:
-    # GIVEN the portal in production
-    transport = httpx.ASGITransport(app=production_app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://portal.example") as client:
-        # WHEN it is called over https
-        response = await client.get("/api/health")
-    # THEN it answers and tells the browser to stay on https
-    assert response.status_code == 200
-    hsts = response.headers["strict-transport-security"]
-    assert "includeSubDomains" in hsts
-    max_age = int(hsts.split("max-age=")[1].split(";")[0])
-    assert max_age >= 365 * 24 * 3600
-
-
-async def test_development_neither_redirects_nor_sends_hsts(client: httpx.AsyncClient) -> None:
-    # GIVEN the portal outside production, over http
-    response = await client.get("/api/health")
-    # THEN plain http is served and no HSTS pins the host
-    assert response.status_code == 200
-    assert "strict-transport-security" not in response.headers
-
-
 @pytest.mark.parametrize(
     "unreachable",
     # A file that is not a database, rather than a path that cannot be opened:
@@ -474,7 +413,7 @@ async def test_health_says_503_when_the_database_does_not_answer(
 ) -> None:
     # GIVEN a portal whose database cannot be used
     (tmp_path / "not-a-database.db").write_bytes(b"this is not an SQLite file\n" * 64)
-    portal = Portal.build(make_settings(unreachable.format(tmp=tmp_path), tmp_path))
+    portal = build_portal(make_settings(unreachable.format(tmp=tmp_path), tmp_path))
     transport = httpx.ASGITransport(app=create_app(portal=portal))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

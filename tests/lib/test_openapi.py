@@ -149,3 +149,18 @@ async def test_the_register_schema_matches_the_contract(document: dict[str, Any]
     assert set(schema["required"]) == {"username", "email", "password", "full_name"}
     assert "201" in operation["responses"]
     assert "409" in operation["responses"]
+
+
+async def test_each_operation_is_listed_once(
+    client: httpx.AsyncClient, document: dict[str, Any]
+) -> None:
+    # GIVEN the checkout, whose own root is an operation (POST /api/checkout)
+    # WHEN the document lists the paths
+    paths = list(document["paths"])
+    # THEN no operation appears twice under paths that differ only by a trailing slash
+    assert [p for p in paths if p.rstrip("/") == "/api/checkout"] == ["/api/checkout"]
+    bare = [p.rstrip("/") for p in paths]
+    assert sorted(p for p in set(bare) if bare.count(p) > 1) == []
+    # AND the path it lists is the one that answers
+    anonymous = await client.post("/api/checkout", json={})
+    assert anonymous.status_code == 401

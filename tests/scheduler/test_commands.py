@@ -5,22 +5,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from functions.messages.templates import TEMPLATES
-from functions.router import create_app
-from lib.clock import FrozenClock
-from lib.migrate import upgrade
 from lib.runtime import Portal
 from scheduler.registry import JOBS
-from tests import conftest
 from tests.factories import Factory
 from tests.functions.messages.support import eml_by_outbox_id, outbox_rows, parse
-from tests.scheduler.support import processes, run_portal, wait_until
+from tests.processes import migrated_sqlite, processes, run_portal, seeding, wait_until
 
 # The contract in DESIGN.md: these names are called by cron jobs and Lambda schedules.
 DOCUMENTED_JOBS = {
@@ -45,25 +39,15 @@ class Site:
 
 @pytest.fixture
 def database(tmp_path: Path) -> str:
-    """A SQLite file brought up to date by the migrations, as `portal migrate` does."""
-    url = f"sqlite:///{tmp_path / 'var' / 'portal.db'}"
-    upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path / "var")
 
 
 @pytest.fixture
 async def site(database: str, tmp_path: Path) -> AsyncIterator[Site]:
-    """The migrated database, and a portal in this process to put data in it
-    (its clock at the real now, which the `portal` processes use)."""
+    """The migrated database, and a portal in this process to put data in it."""
     folder = tmp_path / "site"
-    settings = conftest.test_settings(database, folder)
-    portal = Portal.build(settings, clock=FrozenClock(datetime.now(UTC)))
-    transport = httpx.ASGITransport(app=create_app(portal=portal))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Site(folder, database, portal, Factory(portal, client))
-    finally:
-        await portal.dispose()
+    async with seeding(database, folder) as (portal, factory):
+        yield Site(folder, database, portal, factory)
 
 
 def test_the_documented_jobs_are_registered() -> None:

@@ -13,7 +13,7 @@ from lib.clock import FrozenClock
 from lib.runtime import Portal
 from tests.factories import Factory
 from tests.functions.messages.support import eml_by_outbox_id, eml_files, outbox_rows
-from tests.scheduler.support import processes, wait_until
+from tests.processes import processes, wait_until
 
 RESERVATIONS = 10
 REGISTERED = 10

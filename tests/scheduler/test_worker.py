@@ -15,7 +15,7 @@ from lib.runtime import Portal
 from scheduler.worker import run_forever
 from tests.factories import Factory
 from tests.functions.messages.support import eml_by_outbox_id, outbox_rows
-from tests.scheduler.support import wait_until
+from tests.processes import wait_until
 
 WAIT_SECONDS = 30
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
+from functions.router import create_app
 from lib.clock import FrozenClock
 from lib.runtime import Portal
 from lib.security import AccessTokens, Role
@@ -435,11 +437,22 @@ async def test_one_address_failing_across_accounts_is_throttled(
         assert (await attempt(other, "donald", DEFAULT_PASSWORD)).status_code == 200
 
 
+@pytest.fixture
+async def redis_client(
+    portal: Portal, redis_throttle: RedisThrottle
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API of a portal that counts failures in Redis."""
+    app = create_app(portal=replace(portal, throttle=redis_throttle))
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
 async def test_redis_throttle_refuses_the_sixth_attempt(
-    client: httpx.AsyncClient, factory: Factory, portal: Portal, redis_throttle: RedisThrottle
+    redis_client: httpx.AsyncClient, factory: Factory
 ) -> None:
     # GIVEN a portal counting failures in Redis, and five failures for ada
-    portal.throttle = redis_throttle
+    client = redis_client
     await factory.user(username="ada")
     for _ in range(5):
         assert (await attempt(client, "ada", WRONG_PASSWORD)).status_code == 401
@@ -454,10 +467,10 @@ async def test_redis_throttle_refuses_the_sixth_attempt(
 
 
 async def test_redis_throttle_resets_the_account_on_success(
-    client: httpx.AsyncClient, factory: Factory, portal: Portal, redis_throttle: RedisThrottle
+    redis_client: httpx.AsyncClient, factory: Factory
 ) -> None:
     # GIVEN a portal counting in Redis, four failures for ada, then a success
-    portal.throttle = redis_throttle
+    client = redis_client
     await factory.user(username="ada")
     for _ in range(4):
         await attempt(client, "ada", WRONG_PASSWORD)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
@@ -208,11 +209,11 @@ async def test_full_name_rules(portal: Portal, full_name: str, message: str) -> 
 async def test_an_unknown_login_still_costs_a_password_verification(portal: Portal) -> None:
     # GIVEN a portal whose hasher counts verifications
     passwords = CountingPasswords()
-    portal.passwords = passwords
+    counting = replace(portal, passwords=passwords)
 
     # WHEN someone signs in as nobody
     with pytest.raises(InvalidCredentials):
-        await login(portal, "nobody", PASSWORD)
+        await login(counting, "nobody", PASSWORD)
 
     # THEN one verification ran, against the decoy (no stored hash)
     assert passwords.verified == [None]
@@ -224,11 +225,11 @@ async def test_a_known_login_is_verified_against_its_own_hash(
     # GIVEN ada, and a hasher that counts verifications
     user = await factory.user(username="ada")
     passwords = CountingPasswords()
-    portal.passwords = passwords
+    counting = replace(portal, passwords=passwords)
 
     # WHEN someone signs in as ada with a wrong password
     with pytest.raises(InvalidCredentials):
-        await login(portal, "ada", "not-the-password")
+        await login(counting, "ada", "not-the-password")
 
     # THEN exactly one verification ran, against her hash
     assert passwords.verified == [user.password_hash]
@@ -242,15 +243,17 @@ async def test_login_rehashes_a_password_stored_with_old_parameters(
     assert user.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
 
     # WHEN the portal now hashes with stronger parameters and the user signs in
-    portal.passwords = PasswordHashing(time_cost=2, memory_cost=16, parallelism=1)
-    signed_in = await login(portal, "ada", DEFAULT_PASSWORD)
+    stronger = replace(
+        portal, passwords=PasswordHashing(time_cost=2, memory_cost=16, parallelism=1)
+    )
+    signed_in = await login(stronger, "ada", DEFAULT_PASSWORD)
 
     # THEN the stored hash uses the new parameters and still verifies
     rehashed = (await stored(portal, user.id)).password_hash
     assert signed_in.user.id == user.id
     assert rehashed.startswith("$argon2id$v=19$m=16,t=2,p=1$")
-    assert await portal.passwords.verify(rehashed, DEFAULT_PASSWORD)
-    assert not await portal.passwords.verify(rehashed, "not-the-password")
+    assert await stronger.passwords.verify(rehashed, DEFAULT_PASSWORD)
+    assert not await stronger.passwords.verify(rehashed, "not-the-password")
 
 
 async def test_login_keeps_a_hash_made_with_the_current_parameters(

@@ -29,6 +29,7 @@ from functions.auth.models import User
 from functions.catalog import seats, service
 from functions.catalog.models import Course, Enrollment
 from functions.catalog.repository import EnrollmentRepository
+from functions.runtime import build_portal
 from lib.config import Settings
 from lib.migrate import upgrade
 from lib.outbox import OutboxMessage
@@ -168,7 +169,7 @@ async def portal(cluster: Cluster, tmp_path: Path) -> AsyncIterator[Portal]:
         argon2_memory_cost=8,
         argon2_parallelism=1,
     )
-    built = Portal.build(settings)
+    built = build_portal(settings)
     try:
         yield built
     finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from functions.runtime import build_portal
 from lib.clock import SystemClock
 from lib.migrate import upgrade
 from lib.runtime import Portal
@@ -33,7 +34,7 @@ async def local_portal(shared_database: str, tmp_path: Path) -> AsyncIterator[Po
     """This process's own view of the shared database, on the real clock like
     the servers, and with their simulator (`tmp_path` is the servers' folder)."""
     settings = settings_for(shared_database, tmp_path, secret_key=SECRET_KEY)
-    portal = Portal.build(settings, clock=SystemClock())
+    portal = build_portal(settings, clock=SystemClock())
     try:
         yield portal
     finally:

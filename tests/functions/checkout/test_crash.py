@@ -29,7 +29,7 @@ from sqlalchemy import select
 from functions.auth.models import User
 from functions.catalog.models import SEAT_STATUSES, Course, Enrollment
 from functions.checkout.models import CartItem, Payment, PaymentItem
-from functions.router import create_app
+from functions.runtime import build_portal, post_to_webhook
 from functions.webhooks.models import StripeEvent
 from lib.clock import FrozenClock, SystemClock
 from lib.runtime import Portal
@@ -293,21 +293,23 @@ async def _expire_everything(database_url: str, workdir: Path) -> None:
     clock an hour ahead), then Stripe's own expiry of the sessions, whose
     events reach this portal's webhook and must change nothing more."""
     later = FrozenClock(SystemClock().now() + timedelta(hours=1))
-    portal = Portal.build(settings_for(database_url, workdir, secret_key=SECRET_KEY), clock=later)
-    create_app(portal=portal)
+    answers: list[int] = []
+    built: list[Portal] = []
+
+    async def recorded(body: bytes, headers: dict[str, str]) -> int:
+        answers.append(await post_to_webhook(built[0], body, headers))
+        return answers[-1]
+
+    portal = build_portal(
+        settings_for(database_url, workdir, secret_key=SECRET_KEY),
+        clock=later,
+        deliver_webhook=recorded,
+    )
+    built.append(portal)
     try:
         result = await JOBS["checkout.release_expired_holds"].run(portal)
         assert result["expired_payments"] == SEATS
         simulator = simulator_of(portal)
-        deliver = simulator.deliver
-        assert deliver is not None
-        answers: list[int] = []
-
-        async def recorded(body: bytes, headers: dict[str, str]) -> int:
-            answers.append(await deliver(body, headers))
-            return answers[-1]
-
-        simulator.deliver = recorded
         await simulator.tick()
         async with portal.read_sessions() as session:
             outcomes = Counter(

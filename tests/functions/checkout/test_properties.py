@@ -40,6 +40,7 @@ from functions.checkout.models import Payment
 from lib.clock import FrozenClock
 from lib.errors import PortalError
 from lib.outbox import OutboxMessage
+from lib.payments.simulator import Deliver
 from lib.runtime import Portal
 from lib.security import Role
 from tests.factories import Factory
@@ -414,6 +415,17 @@ async def build_run(
     )
 
 
+@pytest.fixture
+def network() -> Network:
+    return Network()
+
+
+@pytest.fixture
+def deliver_webhook(network: Network) -> Deliver:
+    # The test stands between Stripe (the simulator) and the webhook.
+    return network.catch
+
+
 # Each seed is a test of its own, on a fresh database, so that a failure is
 # reproduced by running that one test (e.g. `-k "sqlite-seed7"`).
 CASES = [(backend, seed) for backend, runs in RUNS.items() for seed in range(runs)]
@@ -429,11 +441,10 @@ async def test_random_interleavings_keep_the_books_balanced(
     clock: FrozenClock,
     backend: str,
     seed: int,
+    network: Network,
 ) -> None:
     # GIVEN courses (tight, pay-later, roomy, free), students and an admin, and
     # the test standing between Stripe and the webhook
-    network = Network()
-    simulator_of(portal).deliver = network.catch
     run = await build_run(seed, client, factory, portal, clock, network)
     operations = [op for op, _ in OPERATIONS]
     weights = [weight for _, weight in OPERATIONS]

@@ -276,14 +276,14 @@ async def test_thresholds_come_from_the_settings(
     factory: Factory, portal: Portal, clock: FrozenClock
 ) -> None:
     # GIVEN reminders configured for 5 days and 2 days before, and a payment due in 10 days
-    portal.settings = replace(portal.settings, reminder_days=(5, 2))
+    configured = replace(portal, settings=replace(portal.settings, reminder_days=(5, 2)))
     payment = await factory.reserved(payment_due_days=10)
 
     # WHEN the job runs just before 5 days, at 5, 3, 2 and 1 day before the due date
     queued = {}
     for before in (timedelta(days=5, minutes=1), *(timedelta(days=d) for d in (5, 3, 2, 1))):
         clock.set(payment.due_at - before)
-        queued[before] = await remind(portal)
+        queued[before] = await remind(configured)
 
     # THEN reminders went out at the configured thresholds only
     assert list(queued.values()) == [0, 1, 0, 1, 0]

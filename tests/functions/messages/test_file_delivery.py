@@ -4,12 +4,14 @@ and what the deliverer does with messages it cannot or must not send."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
 
 import pytest
 
 from functions.messages import service
+from functions.runtime import build_portal
 from lib.clock import FrozenClock
 from lib.config import Settings
 from lib.mail import FileMailer
@@ -118,10 +120,10 @@ async def test_a_slow_deliverer_hands_back_what_it_cannot_send_in_time(
     # GIVEN four queued messages and sends that take three minutes each
     student = await factory.user()
     queued = [await factory.queued(recipient=student) for _ in range(4)]
-    portal.mailer = SlowMailer(FileMailer(portal.settings.mail_dir), clock)
+    slow = replace(portal, mailer=SlowMailer(FileMailer(portal.settings.mail_dir), clock))
 
     # WHEN one deliverer claims them all
-    report = await service.deliver_due(portal)
+    report = await service.deliver_due(slow)
 
     # THEN it sends only while its claim is young, and the rest go back to the queue
     assert report.sent == 2
@@ -130,9 +132,9 @@ async def test_a_slow_deliverer_hands_back_what_it_cannot_send_in_time(
     assert all(r.claimed_by is None for r in rows.values())
     # AND the next run, after any claim would have gone stale, sends the rest once
     clock.advance(service.STALE_CLAIM + timedelta(minutes=1))
-    rest = await service.deliver_due(portal)
+    rest = await service.deliver_due(slow)
     assert rest.sent == 2
-    assert (await service.deliver_due(portal)).sent == 0
+    assert (await service.deliver_due(slow)).sent == 0
     files = eml_by_outbox_id(portal.settings.mail_dir)
     assert sorted(files) == sorted(m.id for m in queued)
     assert {len(paths) for paths in files.values()} == {1}
@@ -159,11 +161,11 @@ async def test_a_deliverer_killed_mid_batch_resends_only_what_it_had_not_sent(
     student = await factory.user()
     queued = [await factory.queued(recipient=student) for _ in range(3)]
     mailer = FileMailer(portal.settings.mail_dir)
-    portal.mailer = DyingMailer(mailer)
+    dying = replace(portal, mailer=DyingMailer(mailer))
 
     # WHEN it runs
     with pytest.raises(asyncio.CancelledError):
-        await service.deliver_due(portal)
+        await service.deliver_due(dying)
 
     # THEN the message it sent is recorded as sent; the others stay claimed
     statuses = {r.id: r.status for r in await outbox_rows(portal)}
@@ -171,9 +173,8 @@ async def test_a_deliverer_killed_mid_batch_resends_only_what_it_had_not_sent(
     [sent] = [message_id for message_id, status in statuses.items() if status == "sent"]
     assert list(eml_by_outbox_id(portal.settings.mail_dir)) == [sent]
     # AND once the claims are stale, the next deliverer sends those two, once each
-    portal.mailer = mailer
     clock.advance(service.STALE_CLAIM + timedelta(minutes=1))
-    assert (await service.deliver_due(portal)).sent == 2
+    assert (await service.deliver_due(replace(portal, mailer=mailer))).sent == 2
     files = eml_by_outbox_id(portal.settings.mail_dir)
     assert sorted(files) == sorted(m.id for m in queued)
     assert {len(paths) for paths in files.values()} == {1}
@@ -186,7 +187,7 @@ async def test_two_deliverers_on_the_mail_folder_write_each_message_once(
     students = [await factory.user() for _ in range(3)]
     for n in range(60):
         await factory.queued(recipient=students[n % 3])
-    other = Portal.build(settings, clock=clock)
+    other = build_portal(settings, clock=clock)
 
     async def drain(deliverer: Portal) -> int:
         sent = 0

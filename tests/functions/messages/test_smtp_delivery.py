@@ -15,6 +15,7 @@ import pytest
 from functions.auth.models import User
 from functions.messages import service
 from functions.messages.service import MAX_ATTEMPTS, backoff
+from functions.runtime import build_portal
 from lib.clock import FrozenClock
 from lib.config import Settings
 from lib.runtime import Portal
@@ -132,7 +133,7 @@ async def test_starttls_required_but_not_offered_is_retried_not_sent_in_clear(
 ) -> None:
     # GIVEN SMTP_URL insisting on STARTTLS, and a server that does not offer it
     insisting = replace(settings, smtp_url=f"{smtp.url}?starttls=required")
-    deliverer = Portal.build(insisting, clock=clock)
+    deliverer = build_portal(insisting, clock=clock)
     try:
         student = await factory.registered(username="tls", email="tls@example.com")
 
@@ -194,7 +195,7 @@ async def test_an_unreachable_server_is_retried(
 ) -> None:
     # GIVEN SMTP_URL pointing at a loopback port where nothing listens
     closed = replace(settings, smtp_url=f"smtp://127.0.0.1:{free_port()}")
-    nowhere = Portal.build(closed, clock=clock)
+    nowhere = build_portal(closed, clock=clock)
     try:
         await factory.registered(username="nowhere", email="nowhere@example.com")
 
@@ -222,7 +223,7 @@ async def test_two_deliverers_at_once_send_every_message_once(
     students = [await factory.user() for _ in range(4)]
     for n in range(40):
         await factory.queued(recipient=students[n % 4])
-    other = Portal.build(settings, clock=clock)
+    other = build_portal(settings, clock=clock)
 
     async def drain(deliverer: Portal) -> int:
         sent = 0

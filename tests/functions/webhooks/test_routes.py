@@ -13,6 +13,7 @@ import pytest
 
 from functions.checkout.models import Payment
 from functions.router import create_app
+from functions.runtime import build_portal
 from lib.clock import FrozenClock
 from lib.payments.signing import sign
 from lib.runtime import Portal
@@ -189,7 +190,7 @@ async def test_a_signed_body_that_is_not_an_event_is_refused(
 async def portal_without_secret(
     database_url: str, tmp_path: Path, clock: FrozenClock
 ) -> AsyncIterator[Portal]:
-    built = Portal.build(
+    built = build_portal(
         settings_for(database_url, tmp_path, stripe_webhook_secret=""), clock=clock
     )
     try:

@@ -17,14 +17,13 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from functions.router import create_app
+from functions.runtime import build_portal
 from lib.clock import FrozenClock
 from lib.config import Settings
 from lib.errors import ConfigurationError
 from lib.payments.gateway import LineItem, PaymentGateway, PaymentProviderError
 from lib.payments.signing import verify
 from lib.payments.simulator import Simulator, parse_form
-from lib.runtime import Portal
 
 API_KEY = "sk_test_simulator_under_test"
 SECRET = "whsec_simulator_under_test"
@@ -78,16 +77,16 @@ class Rig:
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     clock = FrozenClock(START)
+    caught = Caught(clock)
     simulator = Simulator(
         database_path=tmp_path / "sim.db",
         api_key=API_KEY,
         webhook_secret=SECRET,
         public_url="http://site",
         clock=clock,
+        deliver=caught.deliver,
         auto_deliver=False,
     )
-    caught = Caught(clock)
-    simulator.deliver = caught.deliver
     app = Starlette(routes=[Mount("/simulator", routes=simulator.routes())])
     transport = httpx.ASGITransport(app=app)
     gateway = PaymentGateway(
@@ -306,9 +305,5 @@ async def test_the_simulator_never_runs_in_production(tmp_path: Path) -> None:
         secret_key="production-secret-key-0123456789abcdef",
         env="production",
     )
-    portal = Portal.build(settings)
-    try:
-        with pytest.raises(ConfigurationError):
-            create_app(portal=portal)
-    finally:
-        await portal.dispose()
+    with pytest.raises(ConfigurationError):
+        build_portal(settings)

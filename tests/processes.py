@@ -1,5 +1,6 @@
-"""Running the installed `portal` command as separate processes, and waiting for
-what they do by watching for it, a bounded number of times."""
+"""Running the installed `portal` command as separate processes (servers and
+schedulers), and waiting for what they do by watching for it, a bounded number
+of times."""
 
 from __future__ import annotations
 
@@ -7,15 +8,28 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import TEST_SECRET
+import httpx
+
+from functions.router import create_app
+from functions.runtime import build_portal
+from lib.clock import FrozenClock
+from lib.migrate import upgrade
+from lib.runtime import Portal
+from tests.conftest import TEST_SECRET, test_settings
+from tests.factories import Factory
 
 PORTAL = Path(sys.executable).parent / "portal"
 RUN_TIMEOUT_SECONDS = 120
@@ -23,24 +37,42 @@ STOP_TIMEOUT_SECONDS = 60
 POLL_INTERVAL_SECONDS = 0.25
 
 # Settings from the surrounding shell that would point a process elsewhere.
-_OUTSIDE = (
-    "DATABASE_URL",
-    "SECRET_KEY",
-    "PORTAL_ENV",
-    "SITE_URL",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-    "STRIPE_API_BASE",
-    "REDIS_URL",
-    "SMTP_URL",
-    "PORTAL_MAIL_DIR",
-    "PORTAL_SIMULATOR_DB",
-    "PORTAL_REMINDER_DAYS",
-)
+OUTSIDE_SETTINGS = (
+    "DATABASE_URL", "SECRET_KEY", "PORTAL_ENV", "SITE_URL", "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "REDIS_URL", "SMTP_URL", "PORTAL_MAIL_DIR",
+    "PORTAL_MAIL_FROM", "PORTAL_SIMULATOR_DB", "PORTAL_REMINDER_DAYS", "PORTAL_SERVE_STATIC",
+    "PORTAL_TRUSTED_PROXY_HOPS", "PORTAL_ADMIN_PASSWORD", "PORTAL_API_BASE",
+    "FORWARDED_ALLOW_IPS", "PORT", "HOST",
+)  # fmt: skip
+
+
+def outside_env() -> dict[str, str]:
+    """This shell's environment without any portal setting."""
+    return {name: value for name, value in os.environ.items() if name not in OUTSIDE_SETTINGS}
+
+
+def migrated_sqlite(folder: Path) -> str:
+    """A SQLite file brought up to date by the migrations, as `portal migrate` does."""
+    url = f"sqlite:///{folder / 'portal.db'}"
+    upgrade(url)
+    return url
+
+
+@asynccontextmanager
+async def seeding(database_url: str, folder: Path) -> AsyncIterator[tuple[Portal, Factory]]:
+    """A portal in this process to put data in the database, its clock at the real
+    now (which the `portal` processes use)."""
+    portal = build_portal(test_settings(database_url, folder), clock=FrozenClock(datetime.now(UTC)))
+    transport = httpx.ASGITransport(app=create_app(portal=portal))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield portal, Factory(portal, client)
+    finally:
+        await portal.dispose()
 
 
 def portal_env(*, database_url: str, folder: Path) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if name not in _OUTSIDE}
+    env = outside_env()
     env.update(
         DATABASE_URL=database_url,
         SECRET_KEY=TEST_SECRET,
@@ -156,3 +188,43 @@ async def wait_until(
             return
         await asyncio.sleep(POLL_INTERVAL_SECONDS)
     raise AssertionError(f"still not true after {attempts} checks\n{describe()}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def wait_for_health(
+    server: Running, base_url: str, *, deadline: float = RUN_TIMEOUT_SECONDS
+) -> None:
+    """Poll /api/health until it answers 200; fail at once if the server died."""
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        if answers(f"{base_url}/api/health"):
+            return
+        try:
+            code = server.process.wait(timeout=POLL_INTERVAL_SECONDS)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"the server exited with {code}\n{server.output()}")
+    raise AssertionError(f"the server never answered /api/health\n{server.output()}")
+
+
+def start_server(group: Processes, **env: str) -> tuple[Running, str]:
+    """`portal serve` on a free loopback port; returns it once healthy, and its address."""
+    port = free_port()
+    group.env.update(env)
+    server = group.start("serve", "--host", "127.0.0.1", "--port", str(port))
+    base_url = f"http://127.0.0.1:{port}"
+    wait_for_health(server, base_url)
+    return server, base_url

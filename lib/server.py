@@ -1,0 +1,108 @@
+"""`portal serve`: uvicorn, with the portal's own answers where uvicorn would
+answer by itself, its own proxy handling, and a bounded graceful shutdown.
+
+- A request head uvicorn cannot take (malformed, a request line or headers too
+  long) gets the portal's JSON error shape instead of uvicorn's plain text.
+- uvicorn's proxy-header handling is off: lib.middleware.ProxyHeadersMiddleware
+  reads X-Forwarded-For counting trusted hops from the right.
+- On SIGTERM or SIGINT the listening socket closes at once (new connections are
+  refused), requests in flight finish, then the app shuts down; a request still
+  running after GRACEFUL_SHUTDOWN_SECONDS is cancelled (Render kills at 30 s).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from http import HTTPStatus
+from typing import Any
+
+import httptools
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from lib.logs import log_config
+
+MAX_TARGET_BYTES = 8 * 1024
+MAX_HEAD_BYTES = 32 * 1024
+GRACEFUL_SHUTDOWN_SECONDS = 25
+
+_MALFORMED = (400, "malformed_request", "The request is not valid HTTP/1.1.")
+_TARGET_TOO_LONG = (414, "uri_too_long", f"The request address is over {MAX_TARGET_BYTES} bytes.")
+_HEAD_TOO_LARGE = (
+    431,
+    "headers_too_large",
+    f"The request headers are over {MAX_HEAD_BYTES // 1024} KB.",
+)
+
+
+def refusal(status: int, code: str, message: str) -> bytes:
+    """A whole HTTP/1.1 response in the portal's error shape; the connection closes."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    head = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        "x-content-type-options: nosniff",
+        "cache-control: no-store",
+        "connection: close",
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
+
+
+class JsonErrorsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (what "auto" picks with uvicorn[standard]),
+    answering in the portal's error shape. llhttp sets no limit on the size of a
+    request head: these methods do."""
+
+    _refused: tuple[int, str, str] | None = None
+    _head_bytes = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._refused, self._head_bytes = None, 0
+
+    def on_url(self, url: bytes) -> None:
+        if len(self.url) + len(url) > MAX_TARGET_BYTES:
+            self._refuse(_TARGET_TOO_LONG)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._refuse(_HEAD_TOO_LARGE)
+        super().on_header(name, value)
+
+    def _refuse(self, reason: tuple[int, str, str]) -> None:
+        self._refused = reason
+        # uvicorn answers any parser error through send_400_response below.
+        raise httptools.HttpParserError(reason[2])
+
+    def send_400_response(self, msg: str) -> None:
+        self.transport.write(refusal(*(self._refused or _MALFORMED)))
+        self.transport.close()
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def serve(*, host: str, port: int, workers: int) -> None:
+    # uvicorn handles SIGTERM itself while it serves, and raises it again once it
+    # has shut down gracefully; ending then with 0 says the stop was clean (as
+    # `portal scheduler` does). Before uvicorn runs, SIGTERM ends the process too.
+    signal.signal(signal.SIGTERM, _stopped)
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        # A class at module level: with several workers it is pickled by name.
+        "http": JsonErrorsProtocol,
+        "proxy_headers": False,
+        "log_config": log_config(),
+        "access_log": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    uvicorn.run("functions.router:create_app", **options)
