@@ -35,6 +35,7 @@ class Settings:
     argon2_parallelism: int = 4
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
+    signups_per_address_per_hour: int = 10
     max_body_bytes: int = 1024 * 1024
     checkout_hold_minutes: int = 30
     simulator_db: Path = Path("var/stripe-simulator.db")
@@ -103,6 +104,9 @@ class Settings:
             serve_static=env.get("PORTAL_SERVE_STATIC", "1").strip().lower()
             not in {"0", "false", "no", "off"},
             checkout_hold_minutes=_int(env, "PORTAL_CHECKOUT_HOLD_MINUTES", 30, minimum=30),
+            signups_per_address_per_hour=_int(
+                env, "PORTAL_SIGNUPS_PER_ADDRESS_PER_HOUR", 10, minimum=1
+            ),
         )
 
 

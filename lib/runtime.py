@@ -64,7 +64,7 @@ class Portal:
             tokens=AccessTokens(
                 settings.secret_key, ttl=timedelta(seconds=settings.access_token_ttl_seconds)
             ),
-            throttle=create_throttle(settings, sessions, read_sessions),
+            throttle=create_throttle(settings, sessions),
             clock=clock or SystemClock(),
             mailer=create_mailer(settings.smtp_url, settings.mail_dir),
         )
