@@ -65,7 +65,7 @@ class EmailNotVerified(AuthError):
     def __init__(self) -> None:
         super().__init__(
             "Confirm your e-mail address before paying: open the link we e-mailed you, "
-            "or ask for a new one on your profile page."
+            "or ask for a new one."
         )
 
 

@@ -51,12 +51,20 @@ export function render(root, { query, navigate, safeNext }) {
     },
   });
 
+  // The reset page starts with the address when one was typed here.
+  const forgot = h("a", { href: "#/forgot-password" }, "Forgot password?");
+  form.field("login").control.addEventListener("input", (event) => {
+    const typed = event.target.value.trim();
+    forgot.href = typed.includes("@") ? `#/forgot-password?email=${encodeURIComponent(typed)}` : "#/forgot-password";
+  });
+
   root.append(
     h(
       "section",
       { class: "card card-narrow" },
       ...pageHeading(title, "Use your username or e-mail address."),
       form.element,
+      h("p", { class: "card-footer" }, forgot),
       h("p", { class: "card-footer" }, "New here? ", h("a", { href: "#/register" }, "Create a student account")),
     ),
   );
