@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import anyio.to_thread
 import jwt
@@ -91,6 +92,25 @@ def password_problem(password: str, *, username: str, email: str) -> str | None:
     return None
 
 
+def _decode(token: str, key: str, *, audience: str) -> dict[str, Any]:
+    """A token's claims once its signature, algorithm, issuer and audience
+    check out. Its times are for the caller to check against the injected clock."""
+    payload: dict[str, Any] = jwt.decode(
+        token,
+        key,
+        algorithms=[JWT_ALGORITHM],
+        audience=audience,
+        issuer=JWT_ISSUER,
+        options={
+            "require": ["exp", "iat", "sub", "jti", "iss", "aud"],
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
+        },
+    )
+    return payload
+
+
 @dataclass(frozen=True)
 class AccessClaims:
     user_id: str
@@ -122,20 +142,7 @@ class AccessTokens:
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims:
         try:
-            payload = jwt.decode(
-                token,
-                self._key,
-                algorithms=[JWT_ALGORITHM],
-                audience=JWT_AUDIENCE,
-                issuer=JWT_ISSUER,
-                options={
-                    "require": ["exp", "iat", "sub", "jti", "iss", "aud"],
-                    # Times are checked below against the injected clock.
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                },
-            )
+            payload = _decode(token, self._key, audience=JWT_AUDIENCE)
             expires = int(payload["exp"])
             issued = int(payload["iat"])
             not_before = int(payload.get("nbf", issued))
@@ -189,18 +196,7 @@ class DeviceCookies:
         if not token:
             return None
         try:
-            payload = jwt.decode(
-                token,
-                self._key,
-                algorithms=[JWT_ALGORITHM],
-                audience=DEVICE_AUDIENCE,
-                issuer=JWT_ISSUER,
-                options={
-                    "require": ["exp", "iat", "sub", "jti", "iss", "aud"],
-                    "verify_exp": False,
-                    "verify_iat": False,
-                },
-            )
+            payload = _decode(token, self._key, audience=DEVICE_AUDIENCE)
             expires, issued = int(payload["exp"]), int(payload["iat"])
         except (jwt.InvalidTokenError, ValueError, TypeError):
             return None

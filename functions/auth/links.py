@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth.models import AccountToken, User
 from functions.auth.repository import AccountTokenRepository
+from lib.outbox import enqueue
 from lib.runtime import Portal
 from lib.security import new_secret_token, token_digest
 
@@ -40,6 +41,16 @@ async def issue(session: AsyncSession, portal: Portal, user: User, *, purpose: s
         )
     )
     return raw
+
+
+async def email(
+    session: AsyncSession, portal: Portal, user: User, *, purpose: str, kind: str
+) -> None:
+    """A new link queued in the outbox as a `kind` message (payload `token`)."""
+    token = await issue(session, portal, user, purpose=purpose)
+    await enqueue(
+        session, kind=kind, recipient_id=user.id, payload={"token": token}, now=portal.clock.now()
+    )
 
 
 async def find(session: AsyncSession, raw: str, *, purpose: str) -> AccountToken | None:

@@ -10,7 +10,6 @@ from functions.auth.errors import InvalidLink
 from functions.auth.repository import AccountTokenRepository, RefreshTokenRepository, UserRepository
 from functions.auth.service import normalize_email
 from lib.errors import Invalid
-from lib.outbox import enqueue
 from lib.runtime import Portal
 from lib.security import password_problem
 
@@ -32,14 +31,7 @@ async def request_reset(session: AsyncSession, portal: Portal, *, email: str, ad
     await throttles.reserve(session, portal, limits, throttles.RESET_REFUSED)
     user = await UserRepository(session).by_email_key(email_key)
     if user is not None and user.is_active:
-        token = await links.issue(session, portal, user, purpose=links.RESET)
-        await enqueue(
-            session,
-            kind="auth.password_reset",
-            recipient_id=user.id,
-            payload={"token": token},
-            now=portal.clock.now(),
-        )
+        await links.email(session, portal, user, purpose=links.RESET, kind="auth.password_reset")
     return REQUESTED
 
 

@@ -11,19 +11,11 @@ from functions.auth.errors import AlreadyVerified, InvalidLink
 from functions.auth.models import User
 from functions.auth.repository import AccountTokenRepository, UserRepository
 from lib.errors import NotFound
-from lib.outbox import enqueue
 from lib.runtime import Portal
 
 
 async def send_link(session: AsyncSession, portal: Portal, user: User) -> None:
-    token = await links.issue(session, portal, user, purpose=links.VERIFY)
-    await enqueue(
-        session,
-        kind="auth.verify_email",
-        recipient_id=user.id,
-        payload={"token": token},
-        now=portal.clock.now(),
-    )
+    await links.email(session, portal, user, purpose=links.VERIFY, kind="auth.verify_email")
 
 
 async def resend(session: AsyncSession, portal: Portal, user_id: str) -> None:

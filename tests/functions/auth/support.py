@@ -30,7 +30,7 @@ def error(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def set_cookie(response: httpx.Response, name: str) -> dict[str, str] | None:
+def set_cookie(response: httpx.Response, name: str = REFRESH_COOKIE) -> dict[str, str] | None:
     """The named Set-Cookie of a response: its value under "" and its attributes."""
     for header in response.headers.get_list("set-cookie"):
         first, *attributes = (part.strip() for part in header.split(";"))

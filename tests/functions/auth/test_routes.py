@@ -16,6 +16,7 @@ from lib.runtime import Portal
 from lib.security import AccessTokens, Role
 from lib.throttle import RedisThrottle
 from tests.factories import DEFAULT_PASSWORD, Factory, SignedIn
+from tests.functions.auth.support import app_with_throttle, client_at, set_cookie
 
 REFRESH_COOKIE = "portal_refresh"
 PASSWORD = "analytical-engine-1843"
@@ -43,20 +44,6 @@ def registration(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-def set_cookie(response: httpx.Response, name: str = REFRESH_COOKIE) -> dict[str, str] | None:
-    """The named Set-Cookie of a response: its value under "" and its attributes."""
-    for header in response.headers.get_list("set-cookie"):
-        first, *attributes = (part.strip() for part in header.split(";"))
-        key, _, value = first.partition("=")
-        if key == name:
-            parsed = {"": value.strip('"')}
-            for attribute in attributes:
-                attr_name, _, attr_value = attribute.partition("=")
-                parsed[attr_name.lower()] = attr_value
-            return parsed
-    return None
 
 
 async def attempt(client: httpx.AsyncClient, login: str, password: str) -> httpx.Response:
@@ -440,16 +427,16 @@ async def test_one_address_failing_across_accounts_is_throttled(
 
 
 async def test_redis_throttle_refuses_the_sixth_attempt(
-    client: httpx.AsyncClient, factory: Factory, portal: Portal, redis_throttle: RedisThrottle
+    factory: Factory, portal: Portal, redis_throttle: RedisThrottle
 ) -> None:
     # GIVEN a portal counting failures in Redis, and five failures for ada
-    portal.throttle = redis_throttle
     await factory.user(username="ada")
-    for _ in range(5):
-        assert (await attempt(client, "ada", WRONG_PASSWORD)).status_code == 401
+    async with client_at(app_with_throttle(portal, redis_throttle), "203.0.113.7") as client:
+        for _ in range(5):
+            assert (await attempt(client, "ada", WRONG_PASSWORD)).status_code == 401
 
-    # WHEN the right password comes next
-    response = await attempt(client, "ada", DEFAULT_PASSWORD)
+        # WHEN the right password comes next
+        response = await attempt(client, "ada", DEFAULT_PASSWORD)
 
     # THEN it is throttled for about the whole window
     assert response.status_code == 429
@@ -458,19 +445,19 @@ async def test_redis_throttle_refuses_the_sixth_attempt(
 
 
 async def test_redis_throttle_does_not_count_a_success(
-    client: httpx.AsyncClient, factory: Factory, portal: Portal, redis_throttle: RedisThrottle
+    factory: Factory, portal: Portal, redis_throttle: RedisThrottle
 ) -> None:
     # GIVEN a portal counting in Redis, four failures for ada, then a success
-    portal.throttle = redis_throttle
     await factory.user(username="ada")
-    for _ in range(4):
-        await attempt(client, "ada", WRONG_PASSWORD)
-    assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 200
+    async with client_at(app_with_throttle(portal, redis_throttle), "203.0.113.7") as client:
+        for _ in range(4):
+            await attempt(client, "ada", WRONG_PASSWORD)
+        assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 200
 
-    # WHEN one more failure comes
-    # THEN it is checked, and then the five failures are spent
-    assert (await attempt(client, "ada", WRONG_PASSWORD)).status_code == 401
-    assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 429
+        # WHEN one more failure comes
+        # THEN it is checked, and then the five failures are spent
+        assert (await attempt(client, "ada", WRONG_PASSWORD)).status_code == 401
+        assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 429
 
 
 # --- tokens ----------------------------------------------------------------------
