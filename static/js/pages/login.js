@@ -8,6 +8,16 @@ export function tooManyAttemptsMessage(retryAfterSeconds) {
   return `Too many attempts, try again in ${minutes} ${minutes === 1 ? "minute" : "minutes"}.`;
 }
 
+// "Forgot password?": the reset page starts with the address when one was typed.
+function forgotLink(loginControl) {
+  const link = h("a", { href: "#/forgot-password" }, "Forgot password?");
+  loginControl.addEventListener("input", () => {
+    const typed = loginControl.value.trim();
+    link.href = typed.includes("@") ? `#/forgot-password?email=${encodeURIComponent(typed)}` : "#/forgot-password";
+  });
+  return link;
+}
+
 export function render(root, { query, navigate, safeNext }) {
   const form = createForm({
     id: "login-form",
@@ -51,20 +61,13 @@ export function render(root, { query, navigate, safeNext }) {
     },
   });
 
-  // The reset page starts with the address when one was typed here.
-  const forgot = h("a", { href: "#/forgot-password" }, "Forgot password?");
-  form.field("login").control.addEventListener("input", (event) => {
-    const typed = event.target.value.trim();
-    forgot.href = typed.includes("@") ? `#/forgot-password?email=${encodeURIComponent(typed)}` : "#/forgot-password";
-  });
-
   root.append(
     h(
       "section",
       { class: "card card-narrow" },
       ...pageHeading(title, "Use your username or e-mail address."),
       form.element,
-      h("p", { class: "card-footer" }, forgot),
+      h("p", { class: "card-footer" }, forgotLink(form.field("login").control)),
       h("p", { class: "card-footer" }, "New here? ", h("a", { href: "#/register" }, "Create a student account")),
     ),
   );

@@ -34,6 +34,24 @@ function detailsList(user) {
   );
 }
 
+function showNotice(slot, user) {
+  slot.replaceChildren(...(needsVerification(user) ? [verifyNotice(user)] : []));
+}
+
+// A new address needs the current password (a password reset goes there);
+// the name and the address's case do not.
+function detailsChange(values, shown) {
+  const moving = values.email.toLowerCase() !== shown.email.toLowerCase();
+  const body = { full_name: values.full_name, email: values.email };
+  if (moving) body.current_password = values.current_password;
+  return { moving, body, missingPassword: moving && !values.current_password };
+}
+
+function savedMessage(moving, user) {
+  if (!moving) return "Your details have been saved.";
+  return `Your details have been saved. We e-mailed a link to ${user.email}: open it to confirm the new address.`;
+}
+
 export function render(root, { user, signal }) {
   const detailsSlot = h("div", {}, detailsList(user));
   const noticeSlot = h("div", {});
@@ -42,10 +60,10 @@ export function render(root, { user, signal }) {
   const showUser = (fresh) => {
     shown = fresh;
     detailsSlot.replaceChildren(detailsList(fresh));
-    noticeSlot.replaceChildren(...(needsVerification(fresh) ? [verifyNotice(fresh)] : []));
+    showNotice(noticeSlot, fresh);
     updateCurrentUser(fresh);
   };
-  noticeSlot.replaceChildren(...(needsVerification(user) ? [verifyNotice(user)] : []));
+  showNotice(noticeSlot, user);
 
   const detailsForm = createForm({
     id: "profile-form",
@@ -72,21 +90,15 @@ export function render(root, { user, signal }) {
       },
     ],
     async onSubmit(values, view) {
-      const moving = values.email.toLowerCase() !== shown.email.toLowerCase();
-      if (moving && !values.current_password) {
+      const change = detailsChange(values, shown);
+      if (change.missingPassword) {
         view.showFieldErrors({ current_password: "Enter your current password to change your e-mail address." });
         return;
       }
-      const body = { full_name: values.full_name, email: values.email };
-      if (moving) body.current_password = values.current_password;
-      const data = await api.patch("/api/auth/me", body, { signal });
+      const data = await api.patch("/api/auth/me", change.body, { signal });
       view.field("current_password").control.value = "";
       showUser(data.user);
-      view.showStatus(
-        moving
-          ? `Your details have been saved. We e-mailed a link to ${data.user.email}: open it to confirm the new address.`
-          : "Your details have been saved.",
-      );
+      view.showStatus(savedMessage(change.moving, data.user));
     },
   });
 
