@@ -1,6 +1,6 @@
 """Imports every table so that one metadata describes the whole schema."""
 
-from functions.auth.models import RefreshToken, User
+from functions.auth.models import AccountToken, RefreshToken, User
 from functions.catalog.models import Course, CourseSession, Enrollment
 from functions.checkout.models import CartItem, Payment, PaymentItem
 from functions.webhooks.models import StripeEvent
@@ -11,6 +11,7 @@ from lib.throttle import ThrottleHit
 metadata = Base.metadata
 
 __all__ = [
+    "AccountToken",
     "CartItem",
     "Course",
     "CourseSession",

@@ -70,7 +70,7 @@ def build_portal(
         tokens=AccessTokens(
             settings.secret_key, ttl=timedelta(seconds=settings.access_token_ttl_seconds)
         ),
-        throttle=create_throttle(settings, sessions, read_sessions),
+        throttle=create_throttle(settings, sessions),
         clock=clock,
         payments=payments,
         mailer=mailer or create_mailer(settings.smtp_url, settings.mail_dir),

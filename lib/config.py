@@ -44,6 +44,7 @@ class Settings:
     argon2_parallelism: int = 4
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
+    signups_per_address_per_hour: int = 10
     max_body_bytes: int = 1024 * 1024
     checkout_hold_minutes: int = 30
     simulator_db: Path = Path("var/stripe-simulator.db")
@@ -92,6 +93,9 @@ class Settings:
             not in {"0", "false", "no", "off"},
             checkout_hold_minutes=_int(env, "PORTAL_CHECKOUT_HOLD_MINUTES", 30, minimum=30),
             trusted_proxy_hops=_int(env, "PORTAL_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10),
+            signups_per_address_per_hour=_int(
+                env, "PORTAL_SIGNUPS_PER_ADDRESS_PER_HOUR", 10, minimum=1
+            ),
         )
 
 

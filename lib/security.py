@@ -1,4 +1,4 @@
-"""Passwords (Argon2id), access tokens (JWT), refresh tokens and roles."""
+"""Passwords (Argon2id), access tokens (JWT), device cookies, secret tokens and roles."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import anyio.to_thread
 import jwt
@@ -21,6 +22,12 @@ from lib.errors import NotAuthenticated
 JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "student-portal"
 JWT_AUDIENCE = "student-portal-api"
+# A device cookie is a JWT for another audience: neither kind of token is
+# ever accepted as the other.
+DEVICE_AUDIENCE = "student-portal-device"
+# A token issued by a server whose clock runs a little ahead is still taken;
+# one issued further in the future is not.
+CLOCK_LEEWAY_SECONDS = 5
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 
@@ -85,6 +92,25 @@ def password_problem(password: str, *, username: str, email: str) -> str | None:
     return None
 
 
+def _decode(token: str, key: str, *, audience: str) -> dict[str, Any]:
+    """A token's claims once its signature, algorithm, issuer and audience
+    check out. Its times are for the caller to check against the injected clock."""
+    payload: dict[str, Any] = jwt.decode(
+        token,
+        key,
+        algorithms=[JWT_ALGORITHM],
+        audience=audience,
+        issuer=JWT_ISSUER,
+        options={
+            "require": ["exp", "iat", "sub", "jti", "iss", "aud"],
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
+        },
+    )
+    return payload
+
+
 @dataclass(frozen=True)
 class AccessClaims:
     user_id: str
@@ -116,21 +142,10 @@ class AccessTokens:
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims:
         try:
-            payload = jwt.decode(
-                token,
-                self._key,
-                algorithms=[JWT_ALGORITHM],
-                audience=JWT_AUDIENCE,
-                issuer=JWT_ISSUER,
-                options={
-                    "require": ["exp", "iat", "sub", "jti", "iss", "aud"],
-                    # Expiry is checked below against the injected clock.
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                },
-            )
+            payload = _decode(token, self._key, audience=JWT_AUDIENCE)
             expires = int(payload["exp"])
+            issued = int(payload["iat"])
+            not_before = int(payload.get("nbf", issued))
             role = Role(payload["role"])
             subject = payload["sub"]
             token_id = payload["jti"]
@@ -140,6 +155,8 @@ class AccessTokens:
             raise NotAuthenticated("The access token is not valid.")
         if expires <= now.timestamp():
             raise NotAuthenticated("The access token has expired.")
+        if max(issued, not_before) > now.timestamp() + CLOCK_LEEWAY_SECONDS:
+            raise NotAuthenticated("The access token is not valid yet.")
         return AccessClaims(
             user_id=subject,
             role=role,
@@ -148,11 +165,55 @@ class AccessTokens:
         )
 
 
-def new_refresh_token() -> str:
+@dataclass(frozen=True)
+class DeviceClaims:
+    user_id: str
+    device_id: str
+
+
+class DeviceCookies:
+    """Signed proof that this browser once signed in to this account: the
+    device cookie of OWASP's account-lockout guidance. It names the account
+    and a random device id, and expires."""
+
+    def __init__(self, secret_key: str, *, ttl: timedelta) -> None:
+        self._key = secret_key
+        self.ttl = ttl
+
+    def issue(self, *, user_id: str, now: datetime) -> str:
+        payload = {
+            "iss": JWT_ISSUER,
+            "aud": DEVICE_AUDIENCE,
+            "sub": user_id,
+            "jti": secrets.token_hex(16),
+            "iat": int(now.timestamp()),
+            "exp": int((now + self.ttl).timestamp()),
+        }
+        return jwt.encode(payload, self._key, algorithm=JWT_ALGORITHM)
+
+    def verify(self, token: str | None, *, user_id: str, now: datetime) -> DeviceClaims | None:
+        """The device, when the cookie is genuine, unexpired and for this account."""
+        if not token:
+            return None
+        try:
+            payload = _decode(token, self._key, audience=DEVICE_AUDIENCE)
+            expires, issued = int(payload["exp"]), int(payload["iat"])
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            return None
+        subject, device_id = payload["sub"], payload["jti"]
+        if subject != user_id or not isinstance(device_id, str):
+            return None
+        if issued > now.timestamp() + CLOCK_LEEWAY_SECONDS or expires <= now.timestamp():
+            return None
+        return DeviceClaims(user_id=subject, device_id=device_id)
+
+
+def new_secret_token() -> str:
+    """256 random bits, URL-safe: refresh tokens and e-mailed links."""
     return secrets.token_urlsafe(32)
 
 
-def refresh_token_digest(token: str) -> str:
-    # Refresh tokens are 256 random bits, so a fast hash is enough: a stolen
+def token_digest(token: str) -> str:
+    # Secret tokens are 256 random bits, so a fast hash is enough: a stolen
     # table of digests cannot be turned back into usable tokens.
     return hashlib.sha256(token.encode()).hexdigest()

@@ -52,7 +52,10 @@ class Factory:
         password: str = DEFAULT_PASSWORD,
         full_name: str | None = None,
         active: bool = True,
+        verified: bool = True,
     ) -> User:
+        """A user made as an administrator makes one: the address counts as
+        verified unless `verified=False` (a student who may not pay yet)."""
         n = next(_counter)
         username = username or f"{role.value}{n}"
         async with self.portal.transaction() as session:
@@ -68,6 +71,8 @@ class Factory:
                 ),
             )
             user.is_active = active
+            if not verified:
+                user.email_verified_at = None
         return user
 
     async def signed_in(self, *, role: Role = Role.STUDENT, **kwargs: object) -> SignedIn:
@@ -177,7 +182,9 @@ class Factory:
         password: str = DEFAULT_PASSWORD,
         full_name: str | None = None,
     ) -> User:
-        """A student who signed up themselves: the welcome message is queued."""
+        """A student who signed up themselves: the welcome message (with the
+        link that verifies the address) is queued, and the address is not
+        verified yet."""
         n = next(_counter)
         username = username or f"registered{n}"
         async with self.portal.transaction() as session:

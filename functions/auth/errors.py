@@ -56,3 +56,33 @@ class CannotChangeSelf(AuthError):
 
     def __init__(self) -> None:
         super().__init__("Administrators cannot change their own role or deactivate themselves.")
+
+
+class EmailNotVerified(AuthError):
+    status_code = 403
+    code = "email_not_verified"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Confirm your e-mail address before paying: open the link we e-mailed you, "
+            "or ask for a new one."
+        )
+
+
+class AlreadyVerified(AuthError):
+    status_code = 409
+    code = "already_verified"
+
+    def __init__(self) -> None:
+        super().__init__("Your e-mail address is already confirmed.")
+
+
+class InvalidLink(AuthError):
+    status_code = 400
+    code = "invalid_link"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This link does not work any more: it has expired, was used already, "
+            "or belongs to an older e-mail address. Ask for a new one."
+        )

@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from functions.auth.models import RefreshToken, User
+from functions.auth.models import AccountToken, RefreshToken, User
 from lib.db import escape_like, rowcount
 
 
@@ -25,6 +25,10 @@ class UserRepository:
         result = await self.session.execute(
             select(User).where(or_(User.username == key, User.email_key == key)).limit(1)
         )
+        return result.scalar_one_or_none()
+
+    async def by_email_key(self, email_key: str) -> User | None:
+        result = await self.session.execute(select(User).where(User.email_key == email_key))
         return result.scalar_one_or_none()
 
     async def username_taken(self, username: str, *, except_id: str | None = None) -> bool:
@@ -116,3 +120,49 @@ class RefreshTokenRepository:
         if keep_family:
             query = query.where(RefreshToken.family_id != keep_family)
         await self.session.execute(query.values(revoked_at=now))
+
+
+class AccountTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: AccountToken) -> None:
+        self.session.add(token)
+        await self.session.flush()
+
+    async def by_digest(self, digest: str, *, purpose: str) -> AccountToken | None:
+        result = await self.session.execute(
+            select(AccountToken).where(
+                AccountToken.token_digest == digest, AccountToken.purpose == purpose
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def claim(self, token_id: str, *, now: datetime) -> bool:
+        """Mark a token used, only if nobody has used it yet: a link works once."""
+        result = await self.session.execute(
+            update(AccountToken)
+            .where(AccountToken.id == token_id, AccountToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return rowcount(result) == 1
+
+    async def spend_all(self, user_id: str, *, purpose: str, now: datetime) -> None:
+        await self.session.execute(
+            update(AccountToken)
+            .where(
+                AccountToken.user_id == user_id,
+                AccountToken.purpose == purpose,
+                AccountToken.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+
+    async def delete_spent(self, user_id: str, *, now: datetime) -> None:
+        """A person's used and expired links: nothing needs them any more."""
+        await self.session.execute(
+            delete(AccountToken).where(
+                AccountToken.user_id == user_id,
+                or_(AccountToken.used_at.is_not(None), AccountToken.expires_at <= now),
+            )
+        )

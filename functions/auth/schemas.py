@@ -33,11 +33,26 @@ class LoginIn(Body):
 class UpdateMeIn(Body):
     full_name: str | None = None
     email: str | None = None
+    # Needed only to change the e-mail address: it is where a password reset goes.
+    current_password: str | None = None
 
 
 class ChangePasswordIn(Body):
     current_password: str
     new_password: str
+
+
+class PasswordResetIn(Body):
+    email: str
+
+
+class PasswordResetConfirmIn(Body):
+    token: str
+    new_password: str
+
+
+class VerifyEmailIn(Body):
+    token: str
 
 
 class ChangeRoleIn(Body):
@@ -51,6 +66,7 @@ class UserOut(BaseModel):
     full_name: str
     role: RoleName
     is_active: bool
+    email_verified: bool
     created_at: datetime
 
     @classmethod
@@ -62,6 +78,7 @@ class UserOut(BaseModel):
             full_name=user.full_name,
             role=user.role,
             is_active=user.is_active,
+            email_verified=user.email_verified_at is not None,
             created_at=user.created_at,
         )
 
@@ -80,3 +97,7 @@ class TokenOut(BaseModel):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
     expires_in: int
     user: UserOut
+
+
+class AcceptedOut(BaseModel):
+    message: str

@@ -1,43 +1,30 @@
-"""Accounts and sign-in: the rules. No HTTP here, and no SQL."""
+"""Accounts: registration, profiles, passwords and administration. No HTTP
+here, and no SQL. Signing in lives in signin.py, forgotten passwords in
+recovery.py, address verification in verification.py."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from functions.auth.errors import (
-    AccountDisabled,
-    CannotChangeSelf,
-    EmailTaken,
-    InvalidCredentials,
-    RefreshRejected,
-    UsernameTaken,
-)
-from functions.auth.models import RefreshToken, User
+from functions.auth import links, throttles, verification
+from functions.auth.errors import CannotChangeSelf, EmailNotVerified, EmailTaken, UsernameTaken
+from functions.auth.models import User
 from functions.auth.repository import RefreshTokenRepository, UserRepository
-from lib.db import new_id
-from lib.errors import Invalid, NotFound, TooManyRequests
+from lib.errors import Invalid, NotFound
 from lib.outbox import enqueue
 from lib.pagination import decode_cursor, encode_cursor
 from lib.runtime import CurrentUser, Portal
-from lib.security import (
-    Role,
-    new_refresh_token,
-    password_problem,
-    refresh_token_digest,
-)
-from lib.throttle import Limit
+from lib.security import Role, password_problem, token_digest
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_.-]{3,32}$")
 FULL_NAME_MAX = 100
-ADDRESS_MAX_FAILURES = 20
 
 
 @dataclass(frozen=True)
@@ -47,15 +34,6 @@ class NewAccount:
     password: str
     full_name: str
     role: Role = Role.STUDENT
-
-
-@dataclass(frozen=True)
-class SignIn:
-    user: User
-    access_token: str
-    expires_in: int
-    refresh_token: str
-    refresh_expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -130,14 +108,23 @@ def _validated(account: NewAccount) -> NewAccount:
 # --- accounts -----------------------------------------------------------------
 
 
-async def register(session: AsyncSession, portal: Portal, account: NewAccount) -> User:
-    """Create an account. Self-service registration always makes a student."""
-    user = await _create(session, portal, NewAccount(**{**account.__dict__, "role": Role.STUDENT}))
+async def register(
+    session: AsyncSession, portal: Portal, account: NewAccount, *, address: str | None = None
+) -> User:
+    """Create an account. Self-service registration always makes a student,
+    whose address is not verified until they open the link in the welcome.
+    A request from outside passes its client `address`: sign-ups per address
+    are limited."""
+    account = _validated(replace(account, role=Role.STUDENT))
+    if address is not None:
+        limits = throttles.sign_up_limits(portal, address)
+        await throttles.reserve(session, portal, limits, throttles.SIGN_UP_REFUSED)
+    user = await _create(session, portal, account, verified=False)
     await enqueue(
         session,
         kind="auth.welcome",
         recipient_id=user.id,
-        payload={},
+        payload={"verify_token": await links.issue(session, portal, user, purpose=links.VERIFY)},
         now=portal.clock.now(),
         dedupe_key=f"auth.welcome:{user.id}",
     )
@@ -145,11 +132,14 @@ async def register(session: AsyncSession, portal: Portal, account: NewAccount) -
 
 
 async def create_user(session: AsyncSession, portal: Portal, account: NewAccount) -> User:
-    return await _create(session, portal, account)
+    """An account made by an administrator (or `portal create-admin`, or the
+    demo): its address counts as verified."""
+    return await _create(session, portal, _validated(account), verified=True)
 
 
-async def _create(session: AsyncSession, portal: Portal, account: NewAccount) -> User:
-    account = _validated(account)
+async def _create(
+    session: AsyncSession, portal: Portal, account: NewAccount, *, verified: bool
+) -> User:
     # Hash first: the slow part runs before the transaction takes any lock.
     password_hash = await portal.passwords.hash(account.password)
     users = UserRepository(session)
@@ -168,6 +158,7 @@ async def _create(session: AsyncSession, portal: Portal, account: NewAccount) ->
         is_active=True,
         created_at=now,
         updated_at=now,
+        email_verified_at=now if verified else None,
     )
     try:
         async with session.begin_nested():
@@ -198,6 +189,14 @@ async def get_user(session: AsyncSession, user_id: str) -> User:
     return user
 
 
+async def require_verified(session: AsyncSession, user_id: str) -> None:
+    """Paying needs a confirmed address: receipts and reminders go there, and
+    it is how the person gets back in. The checkout calls this at each entry
+    that starts a payment; enrolling in a free course needs no address."""
+    if (await get_user(session, user_id)).email_verified_at is None:
+        raise EmailNotVerified()
+
+
 async def update_profile(
     session: AsyncSession,
     portal: Portal,
@@ -205,32 +204,26 @@ async def update_profile(
     *,
     full_name: str | None,
     email: str | None,
+    current_password: str | None = None,
 ) -> User:
+    """Change the name or the address. A new address needs the current
+    password (a password reset goes there) and is verified anew."""
+    new_name, new_email = _profile_fields(full_name, email)
+    async with portal.read_sessions() as reader:
+        before = await get_user(reader, user_id)
+    moving = new_email is not None and new_email.lower() != before.email_key
+    if moving:
+        if not current_password:
+            raise Invalid(fields={"current_password": "is needed to change your e-mail address"})
+        await _check_password(session, portal, user_id, current_password)
     user = await get_user(session, user_id)
-    problems: dict[str, str] = {}
-    new_name = user.full_name
-    new_email = user.email
-    if full_name is not None:
-        new_name, problem = normalize_full_name(full_name)
-        if problem:
-            problems["full_name"] = problem
-    if email is not None:
-        normalized, problem = normalize_email(email)
-        if problem:
-            problems["email"] = problem
-        else:
-            assert normalized is not None
-            new_email = normalized
-    if problems:
-        raise Invalid(fields=problems)
-    users = UserRepository(session)
-    if new_email.lower() != user.email_key and await users.email_taken(
-        new_email.lower(), except_id=user.id
+    if moving and await UserRepository(session).email_taken(
+        (new_email or "").lower(), except_id=user.id
     ):
         raise EmailTaken()
-    user.full_name = new_name
-    user.email = new_email
-    user.email_key = new_email.lower()
+    user.full_name = new_name or user.full_name
+    user.email = new_email or user.email
+    user.email_key = user.email.lower()
     user.updated_at = portal.clock.now()
     try:
         await session.flush()
@@ -238,6 +231,46 @@ async def update_profile(
         # Another request took the address after the check above; the unique
         # index decides. The request rolls back as it answers.
         raise EmailTaken() from None
+    if moving:
+        user.email_verified_at = None
+        await verification.send_link(session, portal, user)
+    return user
+
+
+def _profile_fields(full_name: str | None, email: str | None) -> tuple[str | None, str | None]:
+    problems: dict[str, str] = {}
+    new_name = new_email = None
+    if full_name is not None:
+        new_name, problem = normalize_full_name(full_name)
+        if problem:
+            problems["full_name"] = problem
+    if email is not None:
+        new_email, problem = normalize_email(email)
+        if problem:
+            problems["email"] = problem
+    if problems:
+        raise Invalid(fields=problems)
+    return new_name, new_email
+
+
+async def _check_password(
+    session: AsyncSession,
+    portal: Portal,
+    user_id: str,
+    password: str,
+    *,
+    field: str = "current_password",
+) -> User:
+    """The signed-in person's password, checked under its own limit; the
+    account as read for the check."""
+    limits = throttles.password_limits(portal, user_id)
+    reservation = await throttles.reserve(session, portal, limits, throttles.PASSWORD_REFUSED)
+    async with portal.read_sessions() as reader:
+        user = await get_user(reader, user_id)
+    if not await portal.passwords.verify(user.password_hash, password):
+        raise Invalid(fields={field: "is not your current password"})
+    # A success gives its attempt back; failures stay counted (see signin.login).
+    await portal.throttle.release(reservation)
     return user
 
 
@@ -250,134 +283,20 @@ async def change_password(
     new_password: str,
     keep_refresh_token: str | None,
 ) -> None:
-    user = await get_user(session, user_id)
-    if not await portal.passwords.verify(user.password_hash, current_password):
-        raise Invalid(fields={"current_password": "is not your current password"})
-    if problem := password_problem(new_password, username=user.username, email=user.email):
+    checked = await _check_password(session, portal, user_id, current_password)
+    if problem := password_problem(new_password, username=checked.username, email=checked.email):
         raise Invalid(fields={"new_password": problem})
+    # Hashed before the request's transaction begins (on SQLite: takes the lock).
+    password_hash = await portal.passwords.hash(new_password)
     now = portal.clock.now()
-    user.password_hash = await portal.passwords.hash(new_password)
+    user = await get_user(session, user_id)
+    user.password_hash = password_hash
     user.updated_at = now
     # Every other session ends; the one that changed the password stays.
-    keep_family = None
-    if keep_refresh_token:
-        current = await RefreshTokenRepository(session).by_digest(
-            refresh_token_digest(keep_refresh_token)
-        )
-        if current is not None and current.user_id == user.id:
-            keep_family = current.family_id
-    await RefreshTokenRepository(session).revoke_for_user(user.id, now=now, keep_family=keep_family)
-
-
-# --- sign-in ------------------------------------------------------------------
-
-
-def _login_limits(portal: Portal, *, account_key: str, address: str) -> list[Limit]:
-    window = timedelta(seconds=portal.settings.login_window_seconds)
-    return [
-        Limit(f"login:account:{account_key}", portal.settings.login_max_failures, window),
-        Limit(f"login:address:{address}", ADDRESS_MAX_FAILURES, window),
-    ]
-
-
-async def login(
-    session: AsyncSession, portal: Portal, *, login: str, password: str, address: str
-) -> SignIn:
-    now = portal.clock.now()
-    # Read and verify before the request's own transaction starts: on SQLite a
-    # writing transaction holds the database lock, and neither the slow hash
-    # nor the separately committed failure count may wait behind it.
-    found = None
-    if _searchable(login):
-        async with portal.read_sessions() as reader:
-            found = await UserRepository(reader).by_login(login)
-    account_key = found.id if found else login.strip().lower()[:254]
-    limits = _login_limits(portal, account_key=account_key, address=address)
-    if wait := await portal.throttle.blocked_for(limits, now):
-        raise TooManyRequests(
-            "Too many failed sign-in attempts. Try again later.", retry_after=wait
-        )
-    # An unknown login is checked against a decoy hash: same cost, same answer.
-    if not await portal.passwords.verify(found.password_hash if found else None, password):
-        await portal.throttle.record_failure(limits, now)
-        raise InvalidCredentials()
-    assert found is not None
-    await portal.throttle.reset(limits[0])
-    user = await UserRepository(session).get(found.id)
-    if user is None or not user.is_active:
-        raise AccountDisabled()
-    if portal.passwords.needs_rehash(user.password_hash):
-        user.password_hash = await portal.passwords.hash(password)
-    user.last_login_at = now
-    return await _sign_in(session, portal, user, family_id=None)
-
-
-async def refresh(session: AsyncSession, portal: Portal, *, refresh_token: str | None) -> SignIn:
-    if not refresh_token:
-        raise RefreshRejected("Sign in to continue.")
-    now = portal.clock.now()
     tokens = RefreshTokenRepository(session)
-    stored = await tokens.by_digest(refresh_token_digest(refresh_token))
-    if stored is None:
-        raise RefreshRejected()
-    if stored.used_at is not None or stored.revoked_at is not None:
-        await _revoke_family_now(session, portal, stored.family_id)
-        raise RefreshRejected()
-    if stored.expires_at <= now:
-        raise RefreshRejected()
-    if not await tokens.claim(stored.id, now=now):
-        # Someone else presented the same token a moment ago: treat as reuse.
-        await _revoke_family_now(session, portal, stored.family_id)
-        raise RefreshRejected()
-    user = await UserRepository(session).get(stored.user_id)
-    if user is None or not user.is_active:
-        raise RefreshRejected()
-    return await _sign_in(session, portal, user, family_id=stored.family_id)
-
-
-async def _revoke_family_now(request_session: AsyncSession, portal: Portal, family_id: str) -> None:
-    # Committed on its own: the request answers 401 and rolls back, but a
-    # replayed refresh token must end the whole family for good. The request's
-    # transaction is given up first so that, on SQLite, it does not hold the
-    # write lock this one needs.
-    await request_session.rollback()
-    async with portal.transaction() as session:
-        await RefreshTokenRepository(session).revoke_family(family_id, now=portal.clock.now())
-
-
-async def logout(session: AsyncSession, portal: Portal, *, refresh_token: str | None) -> None:
-    if not refresh_token:
-        return
-    tokens = RefreshTokenRepository(session)
-    stored = await tokens.by_digest(refresh_token_digest(refresh_token))
-    if stored is not None:
-        await tokens.revoke_family(stored.family_id, now=portal.clock.now())
-
-
-async def _sign_in(
-    session: AsyncSession, portal: Portal, user: User, *, family_id: str | None
-) -> SignIn:
-    now = portal.clock.now()
-    access_token, claims = portal.tokens.issue(user_id=user.id, role=Role(user.role), now=now)
-    raw_refresh = new_refresh_token()
-    expires_at = now + timedelta(seconds=portal.settings.refresh_token_ttl_seconds)
-    token_id = new_id()
-    record = RefreshToken(
-        id=token_id,
-        family_id=family_id or token_id,
-        user_id=user.id,
-        token_digest=refresh_token_digest(raw_refresh),
-        created_at=now,
-        expires_at=expires_at,
-    )
-    await RefreshTokenRepository(session).add(record)
-    return SignIn(
-        user=user,
-        access_token=access_token,
-        expires_in=int((claims.expires_at - now).total_seconds()),
-        refresh_token=raw_refresh,
-        refresh_expires_at=expires_at,
-    )
+    current = await tokens.by_digest(token_digest(keep_refresh_token or ""))
+    keep_family = current.family_id if current and current.user_id == user.id else None
+    await tokens.revoke_for_user(user.id, now=now, keep_family=keep_family)
 
 
 # --- administration -------------------------------------------------------------

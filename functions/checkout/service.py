@@ -130,6 +130,8 @@ async def checkout(session: AsyncSession, portal: Portal, student: CurrentUser) 
     if not cart.courses:
         raise CartEmpty()
     paid_courses = [v.course for v in cart.courses if v.course.price_amount > 0]
+    if paid_courses:
+        await auth.require_verified(session, student.id)
     if len({c.currency for c in paid_courses}) > 1:
         raise MixedCurrencies()
     held = await catalog.hold_seats(
@@ -214,6 +216,7 @@ async def pay_later(
     session: AsyncSession, portal: Portal, actor: CurrentUser, payment_id: str
 ) -> Payment:
     """A fresh Checkout Session for a pending payment (reserve now, pay later)."""
+    await auth.require_verified(session, actor.id)
     now = portal.clock.now()
     payments = PaymentRepository(session)
     payment = await _owned(payments, actor, payment_id, for_update=True)
@@ -245,6 +248,7 @@ async def pay_for_hold(
 ) -> Payment:
     """Pay for a seat held outside a checkout: a waitlist promotion, or a seat
     reserved from the course page. Its payment is made once and reused."""
+    await auth.require_verified(session, student.id)
     now = portal.clock.now()
     enrollment, course = await catalog.held_by(
         session, student_id=student.id, enrollment_id=enrollment_id

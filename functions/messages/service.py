@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth import service as auth
 from functions.messages.repository import DeliveryRepository, NotificationRepository
-from functions.messages.templates import Rendered, render
+from functions.messages.templates import Rendered, in_app, render
 from lib.db import new_id
 from lib.errors import Invalid, NotFound, PortalError
 from lib.outbox import OutboxMessage
@@ -71,7 +71,9 @@ async def notifications(
     account = await auth.get_user(session, user.id)
     site = portal.settings.site_origin
     views = [
-        NotificationView(m, render(m.kind, m.payload, recipient_name=account.full_name, site=site))
+        NotificationView(
+            m, render(m.kind, in_app(m.payload), recipient_name=account.full_name, site=site)
+        )
         for m in rows[:limit]
     ]
     return views, _next(rows, limit)

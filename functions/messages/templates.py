@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,73 @@ def _lines(payload: dict[str, Any]) -> list[str]:
 Template = Callable[[dict[str, Any], str], tuple[str, list[str], str]]
 
 
+# Payload fields that hold a secret link's token. They go out by e-mail only:
+# the in-app list (where a stolen session could read them) renders the same
+# payload with these fields blanked. The templates say "see your e-mail" then.
+SECRET_FIELDS = frozenset({"token", "verify_token"})
+
+
+def in_app(payload: dict[str, Any]) -> dict[str, Any]:
+    return {key: None if key in SECRET_FIELDS else value for key, value in payload.items()}
+
+
+def _link(site: str, page: str, token: Any) -> str:
+    return f"{site}/#/{page}?token={quote(str(token), safe='')}"
+
+
 def _welcome(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
+    lines = [
+        "Your account is ready.",
+        "Browse the catalog, fill your cart and follow your progress.",
+    ]
+    if p.get("verify_token"):
+        lines.append(
+            "Before you pay for a course, confirm your e-mail address by opening this "
+            f"link (it works for 48 hours): {_link(site, 'verify-email', p['verify_token'])}"
+        )
+    elif "verify_token" in p:
+        lines.append("Before you pay for a course, confirm your e-mail address: see your e-mail.")
+    return "Welcome to the Student Portal", lines, f"{site}/#/catalog"
+
+
+def _verify_email(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
+    if not p.get("token"):
+        return (
+            "Confirm your e-mail address",
+            ["We e-mailed you a link to confirm your address. Open it from your inbox."],
+            f"{site}/#/profile",
+        )
+    link = _link(site, "verify-email", p["token"])
     return (
-        "Welcome to the Student Portal",
+        "Confirm your e-mail address",
         [
-            "Your account is ready.",
-            "Browse the catalog, fill your cart and follow your progress.",
+            "Please confirm that this is your e-mail address by opening this link "
+            f"(it works for 48 hours): {link}",
+            "If you did not ask for this, you can ignore this message.",
         ],
-        f"{site}/#/catalog",
+        link,
+    )
+
+
+def _password_reset(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
+    if not p.get("token"):
+        return (
+            "Password reset requested",
+            [
+                "Someone asked to reset your password, and we e-mailed you a link. "
+                "If it was not you, you can ignore it: your password stays as it is."
+            ],
+            f"{site}/#/profile",
+        )
+    link = _link(site, "reset-password", p["token"])
+    return (
+        "Reset your password",
+        [
+            "Someone, hopefully you, asked to reset the password of your Student Portal "
+            f"account. Choose a new one here (the link works once, for 30 minutes): {link}",
+            "If it was not you, ignore this e-mail: your password stays as it is.",
+        ],
+        link,
     )
 
 
@@ -138,6 +198,8 @@ def _promoted(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
 
 TEMPLATES: dict[str, Template] = {
     "auth.welcome": _welcome,
+    "auth.verify_email": _verify_email,
+    "auth.password_reset": _password_reset,
     "checkout.payment_confirmed": _payment_confirmed,
     "checkout.payment_due_soon": _due_soon,
     "checkout.payment_overdue": _overdue,

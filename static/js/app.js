@@ -3,6 +3,7 @@ import { getUser, logout, onUserChange, refreshSession } from "./api.js";
 import { h } from "./dom.js";
 import { refreshCounts, renderHeaderTools, startHeaderTools } from "./header-tools.js";
 import { checkAccess, forbiddenPage, matchRoute, notFoundPage, routes } from "./routes.js";
+import { renderVerifyBanner } from "./verify-notice.js";
 
 const SITE_NAME = "Student Portal";
 
@@ -15,6 +16,8 @@ const headerLive = document.getElementById("header-live");
 const main = document.getElementById("main");
 const flashRegion = document.getElementById("flash");
 const pageRoot = document.getElementById("page");
+const verifyBanner = h("div", { class: "verify-banner" });
+flashRegion.after(verifyBanner);
 
 let renderCount = 0;
 let currentPage = null; // { path, route, controller, cleanup }
@@ -143,6 +146,7 @@ function renderNav() {
       }),
   );
   renderHeaderTools(headerTools, headerLive, path);
+  renderVerifyBanner(verifyBanner, user, path);
 
   navUser.replaceChildren();
   if (user) {

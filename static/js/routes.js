@@ -95,6 +95,9 @@ export const routes = [
   { path: "/notifications", access: "signed-in", load: () => import("./pages/notifications.js") },
   { path: "/login", access: "guest", nav: "Sign in", load: () => import("./pages/login.js") },
   { path: "/register", access: "guest", nav: "Create account", load: () => import("./pages/register.js") },
+  { path: "/forgot-password", access: "anyone", load: () => import("./pages/forgot-password.js") },
+  { path: "/reset-password", access: "anyone", load: () => import("./pages/reset-password.js") },
+  { path: "/verify-email", access: "anyone", load: () => import("./pages/verify-email.js") },
 ];
 
 export const notFoundPage = () => import("./pages/not-found.js");

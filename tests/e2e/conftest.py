@@ -141,6 +141,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         PORTAL_ARGON2_TIME_COST="1",
         PORTAL_ARGON2_MEMORY_COST="8192",
         SITE_URL=base_url,
+        # Every browser test signs up from 127.0.0.1.
+        PORTAL_SIGNUPS_PER_ADDRESS_PER_HOUR="1000",
     )
     portal = str(_portal_command())
     _run([portal, "migrate"], env=env, cwd=workdir)

@@ -187,3 +187,35 @@ async def test_every_allow_listed_route_needs_its_exception(
             response = await call(client, operation, headers)
             # THEN it really answers 401 or 403, so the exception is still needed
             assert response.status_code in {401, 403}, f"{operation}: {response.text}"
+
+
+async def test_every_operation_that_reads_a_body_takes_json_only(
+    app: Starlette, client: httpx.AsyncClient, factory: Factory
+) -> None:
+    # GIVEN every operation that reads a JSON body, each called by a caller its
+    # spec admits (a cross-site form could send text/plain without a preflight)
+    operations = [op for op in api_operations(app) if op.spec.body is not None]
+    assert len(operations) >= 10
+    callers: dict[Role, dict[str, str]] = {}
+    failures = []
+    for operation in operations:
+        access = operation.spec.access
+        headers: dict[str, str] = {}
+        if not access.public:
+            role = min(access.roles)
+            if role not in callers:
+                callers[role] = (await factory.signed_in(role=role)).headers
+            headers = callers[role]
+        # WHEN it gets a JSON-looking body declared as text
+        client.cookies.clear()
+        response = await client.request(
+            operation.method,
+            operation.url,
+            headers={**headers, "Content-Type": "text/plain"},
+            content=b"{}",
+        )
+        # THEN it refuses the type with 415 before anything else happens
+        code = response.json().get("error", {}).get("code") if _is_json(response) else None
+        if response.status_code != 415 or code != "unsupported_media_type":
+            failures.append(f"{operation}: {response.status_code} {response.text[:200]}")
+    assert failures == [], "\n".join(failures)

@@ -3,6 +3,7 @@ back, on SQLite and PostgreSQL (the refusals are in test_backup_refusals.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import stat
@@ -12,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, LargeBinary, MetaData, String, Table
+from sqlalchemy import Column, Connection, LargeBinary, MetaData, String, Table
 
 from functions.models import metadata
 from lib.backup import export_file, import_file
 from lib.backup.codecs import CODECS, CodecError, codec_for, decode, encode
 from lib.backup.errors import SchemaNotCurrent
-from lib.migrate import known_revisions
 from tests.lib.backup_support import (
     EXPORTED_AT,
     HEAD,
@@ -99,11 +99,11 @@ async def test_the_file_is_gzip_json_lines_with_a_header_and_every_table(
 async def test_an_export_of_an_older_revision_loads_and_is_upgraded(
     backend: str, schema_first: bool, tmp_path: Path, fresh_postgres: FreshPostgres
 ) -> None:
-    # GIVEN an export made at the previous schema revision (outbox rows
-    # without the columns the newest migration adds)
-    previous = known_revisions()[1]
+    # GIVEN an export made at an older schema revision (0003: outbox rows
+    # without the delivery and read columns, users without later columns)
+    previous = OLDER_REVISION
     path = tmp_path / "older.jsonl.gz"
-    _write_previous_revision_export(path, previous)
+    await _write_older_revision_export(path, previous, tmp_path)
     # AND an empty database: no schema at all, or the newest schema, no rows
     target = await empty_database(backend, tmp_path, fresh_postgres)
     if schema_first:
@@ -121,11 +121,15 @@ async def test_an_export_of_an_older_revision_loads_and_is_upgraded(
     assert values["read_at"] == ("NoneType", None)
 
 
-def _write_previous_revision_export(path: Path, revision: str) -> None:
-    """What `portal export` wrote before the newest migration: one user and one
-    outbox message, the message without the columns added since."""
-    newest_only = {"claimed_by", "claimed_at", "read_at"}
-    outbox = [c for c in metadata.tables["outbox_messages"].columns if c.name not in newest_only]
+OLDER_REVISION = "0003"
+
+
+async def _write_older_revision_export(path: Path, revision: str, tmp_path: Path) -> None:
+    """What `portal export` wrote at an older revision: one user and one outbox
+    message, every table and column as that revision had them (read off a
+    database migrated to it, so later migrations never make this test stale)."""
+    older = await migrated(f"sqlite:///{tmp_path / 'older-schema.db'}", revision)
+    schema = await inspected(older, _reflected)
     at = "2025-12-01T08:00:00+00:00"
     user = {
         "id": "u1", "username": "old", "email": "old@example.com", "email_key": "old@example.com",
@@ -142,14 +146,26 @@ def _write_previous_revision_export(path: Path, revision: str) -> None:
         {"format": "student-portal-export", "version": 1, "revision": revision,
          "dialect": "sqlite", "exported_at": at},
     ]  # fmt: skip
-    for table in metadata.sorted_tables:
-        columns = outbox if table.name == "outbox_messages" else list(table.columns)
-        table_rows = rows.get(table.name, [])
-        codecs = {c.name: codec_for(c).name for c in columns}
-        lines.append({"table": table.name, "columns": codecs, "rows": len(table_rows)})
+    for name, columns in schema:
+        table_rows = rows.get(name, [])
+        assert all(set(row) == set(columns) for row in table_rows), name
+        model = metadata.tables[name]
+        codecs = {c: codec_for(model.c[c]).name for c in columns}
+        lines.append({"table": name, "columns": codecs, "rows": len(table_rows)})
         lines.extend(table_rows)
-    lines.append({"end": True, "tables": len(metadata.sorted_tables), "rows": 2})
-    path.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines)))
+    lines.append({"end": True, "tables": len(schema), "rows": 2})
+    data = gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+    await asyncio.to_thread(path.write_bytes, data)
+
+
+def _reflected(connection: Connection) -> list[tuple[str, list[str]]]:
+    reflected = MetaData()
+    reflected.reflect(connection)
+    return [
+        (table.name, [c.name for c in table.columns])
+        for table in reflected.sorted_tables
+        if table.name != "alembic_version"
+    ]
 
 
 def test_every_column_of_the_models_has_a_codec() -> None:

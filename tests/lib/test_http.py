@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,11 +21,13 @@ from functions.runtime import build_portal
 from lib.http import ANYONE, Call, endpoint
 from lib.runtime import Portal
 from tests.conftest import test_settings as make_settings
+from tests.factories import Factory
 
 ONE_MB = 1024 * 1024
 REGISTER = "/api/auth/register"
 SITE_ORIGIN = "http://testserver"  # SITE_URL of the test settings
 SECRET_DETAIL = "do-not-show-this-to-the-client"
+JSON = {"content-type": "application/json"}
 
 
 def valid_registration(**overrides: object) -> dict[str, object]:
@@ -76,7 +79,7 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, raw: bytes) -> N
 async def test_an_empty_body_is_400(client: httpx.AsyncClient, raw: bytes) -> None:
     # GIVEN an endpoint that needs a body
     # WHEN nothing is sent
-    response = await client.post(REGISTER, content=raw)
+    response = await client.post(REGISTER, content=raw, headers=JSON)
     # THEN it says a JSON body is needed
     assert response.status_code == 400
     assert error_of(response)["code"] == "malformed_json"
@@ -86,7 +89,7 @@ async def test_an_empty_body_is_400(client: httpx.AsyncClient, raw: bytes) -> No
 async def test_json_that_is_not_an_object_is_invalid(client: httpx.AsyncClient, raw: bytes) -> None:
     # GIVEN valid JSON that is not an object
     # WHEN it is posted
-    response = await client.post(REGISTER, content=raw)
+    response = await client.post(REGISTER, content=raw, headers=JSON)
     # THEN the body as a whole is named as invalid
     assert response.status_code == 422
     error = error_of(response)
@@ -141,6 +144,82 @@ async def test_unknown_fields_are_refused(client: httpx.AsyncClient) -> None:
     assert login.status_code == 401
 
 
+# --- content types ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        pytest.param(None, id="none"),
+        pytest.param("text/plain", id="text-plain"),
+        pytest.param("text/plain; charset=utf-8", id="text-plain-utf8"),
+        pytest.param("application/x-www-form-urlencoded", id="form"),
+        pytest.param("multipart/form-data; boundary=x", id="multipart"),
+        pytest.param("text/json", id="text-json"),
+        pytest.param("application/jsonp", id="jsonp"),
+        pytest.param("application/json-patch+json", id="json-patch"),
+        pytest.param("application/json; charset=latin-1", id="latin-1"),
+        pytest.param("application/json; boundary=x", id="other-parameter"),
+    ],
+)
+async def test_a_body_that_is_not_declared_json_is_415_and_changes_nothing(
+    client: httpx.AsyncClient, content_type: str | None
+) -> None:
+    # GIVEN a well-formed JSON registration sent as another type, as a form on
+    # another site can send without a CORS preflight
+    headers = {"content-type": content_type} if content_type else {}
+    body = json.dumps(valid_registration()).encode()
+    # WHEN it is posted
+    response = await client.post(REGISTER, content=body, headers=headers)
+    # THEN it is refused as an unsupported media type, and no account exists
+    assert response.status_code == 415
+    assert error_of(response)["code"] == "unsupported_media_type"
+    login = await client.post(
+        "/api/auth/login", json={"login": "hostile.tester", "password": "a-long-enough-secret"}
+    )
+    assert login.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        'Application/JSON;Charset="UTF-8"',
+        "application/json ; charset=utf8",
+    ],
+)
+async def test_json_with_or_without_a_utf8_charset_is_read(
+    client: httpx.AsyncClient, content_type: str
+) -> None:
+    # GIVEN a registration declared as JSON, in any accepted spelling
+    body = json.dumps(valid_registration()).encode()
+    # WHEN it is posted
+    response = await client.post(REGISTER, content=body, headers={"content-type": content_type})
+    # THEN it is read
+    assert response.status_code == 201, response.text
+
+
+async def test_a_cross_site_form_cannot_sign_a_browser_in(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    # GIVEN an attacker's account whose password ends in "=", and the form an
+    # attacker's page would submit: with enctype="text/plain" the body is the
+    # field's name, "=" and its value, here exactly that sign-in as JSON
+    await factory.user(username="attacker", password="attacker-chosen-pass=")
+    name, value = '{"login": "attacker", "password": "attacker-chosen-pass', '"}'
+    # WHEN the victim's browser submits it
+    response = await client.post(
+        "/api/auth/login",
+        content=f"{name}={value}".encode(),
+        headers={"content-type": "text/plain", "origin": "https://evil.example"},
+    )
+    # THEN it is refused before any sign-in: no token, no cookie
+    assert response.status_code == 415
+    assert error_of(response)["code"] == "unsupported_media_type"
+    assert "set-cookie" not in response.headers
+
+
 # --- body size --------------------------------------------------------------------
 
 
@@ -157,7 +236,7 @@ async def test_a_declared_body_over_1_mb_is_413(client: httpx.AsyncClient) -> No
 async def test_a_body_of_exactly_1_mb_is_read(client: httpx.AsyncClient) -> None:
     # GIVEN a body of exactly 1 MB (whitespace, so not a JSON body)
     # WHEN it is posted
-    response = await client.post(REGISTER, content=b" " * ONE_MB)
+    response = await client.post(REGISTER, content=b" " * ONE_MB, headers=JSON)
     # THEN the size is allowed and the content is judged instead
     assert response.status_code == 400
     assert error_of(response)["code"] == "malformed_json"
@@ -173,7 +252,7 @@ async def test_a_streamed_body_over_1_mb_is_413(client: httpx.AsyncClient) -> No
             yield b" " * (64 * 1024)
 
     # WHEN it is streamed
-    response = await client.post(REGISTER, content=chunks())
+    response = await client.post(REGISTER, content=chunks(), headers=JSON)
     # THEN it is refused as too large once the limit is crossed
     assert response.status_code == 413
     assert error_of(response)["code"] == "payload_too_large"
@@ -296,7 +375,7 @@ async def test_a_wrong_method_is_405_in_the_error_shape(
     ("method", "path", "status"),
     [
         ("GET", "/api/health", 200),
-        ("POST", REGISTER, 400),
+        ("POST", REGISTER, 415),
         ("GET", "/api/auth/me", 401),
         ("GET", "/api/nothing", 404),
         ("GET", "/", 200),

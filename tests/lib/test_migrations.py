@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,42 @@ async def test_downgrade_to_base_and_back(empty_database: str) -> None:
     # AND migrating again gives the full schema back
     await _upgrade(empty_database)
     assert await _inspect(empty_database, _differences) == []
+
+
+async def test_0005_counts_existing_accounts_as_verified_since_they_were_made(
+    empty_database: str,
+) -> None:
+    # GIVEN a database at revision 0004 with an account made before addresses
+    # were verified
+    await asyncio.to_thread(upgrade, empty_database, "0004")
+    made = datetime(2025, 9, 1, 8, 30, tzinfo=UTC)
+    if empty_database.startswith("sqlite"):
+        made = made.replace(tzinfo=None)  # SQLite keeps UTC without a zone
+    engine = create_engine(empty_database)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO users (id, username, email, email_key, full_name, role, "
+                    "password_hash, is_active, created_at, updated_at) VALUES ('u1', 'ada', "
+                    "'ada@example.com', 'ada@example.com', 'Ada', 'student', 'x', :yes, "
+                    ":made, :made)"
+                ),
+                {"yes": True, "made": made},
+            )
+
+        # WHEN it is migrated on
+        await _upgrade(empty_database)
+
+        # THEN the account counts as verified since it was made: it may still pay
+        async with engine.connect() as connection:
+            verified, created = (
+                await connection.execute(text("SELECT email_verified_at, created_at FROM users"))
+            ).one()
+    finally:
+        await engine.dispose()
+    assert verified is not None
+    assert verified == created
 
 
 def _tables_of_models() -> set[str]:

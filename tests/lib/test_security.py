@@ -17,12 +17,16 @@ from sqlalchemy import delete, update
 
 from functions.auth.models import User
 from lib.clock import FrozenClock
+from lib.errors import NotAuthenticated
 from lib.runtime import Portal
 from lib.security import (
+    CLOCK_LEEWAY_SECONDS,
     JWT_AUDIENCE,
     JWT_ISSUER,
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
+    AccessTokens,
+    DeviceCookies,
     PasswordHashing,
     Role,
     password_problem,
@@ -121,6 +125,19 @@ FORGED: dict[str, HeaderCase] = {
     "expired-long-ago": lambda me, now: (
         "Bearer " + signed(claims_for(me.user.id, now, exp=int(now.timestamp()) - 1))
     ),
+    "issued-an-hour-ahead": lambda me, now: (
+        "Bearer " + signed(claims_for(me.user.id, now, iat=int(now.timestamp()) + 3600))
+    ),
+    "issued-beyond-the-leeway": lambda me, now: (
+        "Bearer "
+        + signed(claims_for(me.user.id, now, iat=int(now.timestamp()) + CLOCK_LEEWAY_SECONDS + 1))
+    ),
+    "not-before-an-hour-ahead": lambda me, now: (
+        "Bearer " + signed(claims_for(me.user.id, now, nbf=int(now.timestamp()) + 3600))
+    ),
+    "not-before-not-a-number": lambda me, now: (
+        "Bearer " + signed(claims_for(me.user.id, now, nbf="soon"))
+    ),
     "missing-exp": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, exp=None)),
     "missing-iat": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, iat=None)),
     "missing-sub": lambda me, now: "Bearer " + signed(claims_for(me.user.id, now, sub=None)),
@@ -176,6 +193,38 @@ async def test_a_forged_or_malformed_token_is_401(
     assert response.json()["error"]["code"] == "not_authenticated"
     assert response.headers["www-authenticate"] == "Bearer"
     assert me.user.id not in response.text
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+async def test_a_token_from_a_clock_a_few_seconds_ahead_is_accepted(
+    client: httpx.AsyncClient, factory: Factory, clock: FrozenClock, claim: str
+) -> None:
+    # GIVEN a token issued (or valid from) a few seconds ahead of this server's
+    # clock, by a server whose clock runs a little fast
+    me = await factory.signed_in()
+    ahead = int(clock.now().timestamp()) + CLOCK_LEEWAY_SECONDS
+    token = signed(claims_for(me.user.id, clock.now(), **{claim: ahead}))
+    # WHEN it is used
+    response = await client.get(ME, headers={"Authorization": f"Bearer {token}"})
+    # THEN it is taken: the leeway covers small differences between clocks
+    assert response.status_code == 200
+
+
+async def test_a_token_from_the_future_is_refused_until_its_time(
+    client: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
+    # GIVEN a token issued a minute ahead of now
+    me = await factory.signed_in()
+    ahead = int(clock.now().timestamp()) + 60
+    token = signed(claims_for(me.user.id, clock.now(), iat=ahead, nbf=ahead))
+    headers = {"Authorization": f"Bearer {token}"}
+    # WHEN it is used now, it is not valid yet
+    refused = await client.get(ME, headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["message"] == "The access token is not valid yet."
+    # WHEN its time has come (less the leeway), it works
+    clock.advance(seconds=60 - CLOCK_LEEWAY_SECONDS)
+    assert (await client.get(ME, headers=headers)).status_code == 200
 
 
 async def test_an_access_token_lasts_15_minutes(
@@ -349,3 +398,48 @@ async def test_needs_rehash_when_the_parameters_change(hashing: PasswordHashing)
 
 def test_roles_are_the_three_documented_ones() -> None:
     assert sorted(role.value for role in Role) == ["admin", "instructor", "student"]
+
+
+# --- device cookies -------------------------------------------------------------------
+
+
+DEVICE_TTL = timedelta(days=365)
+
+
+def test_a_device_cookie_names_its_account_and_a_device_of_its_own() -> None:
+    devices = DeviceCookies(TEST_SECRET, ttl=DEVICE_TTL)
+    now = FrozenClock().now()
+    first, second = (devices.issue(user_id="ada", now=now) for _ in range(2))
+    claims = devices.verify(first, user_id="ada", now=now)
+    assert claims is not None
+    assert claims.user_id == "ada"
+    other = devices.verify(second, user_id="ada", now=now)
+    assert other is not None
+    assert claims.device_id != other.device_id
+
+
+@pytest.mark.parametrize(
+    ("case", "check_as", "moment"),
+    [
+        ("another account", "grace", timedelta(0)),
+        ("a year and a day later", "ada", DEVICE_TTL),
+        ("before it was issued", "ada", -timedelta(minutes=1)),
+    ],
+)
+def test_a_device_cookie_is_refused_for_another_account_or_out_of_its_time(
+    case: str, check_as: str, moment: timedelta
+) -> None:
+    devices = DeviceCookies(TEST_SECRET, ttl=DEVICE_TTL)
+    now = FrozenClock().now()
+    cookie = devices.issue(user_id="ada", now=now)
+    assert devices.verify(cookie, user_id=check_as, now=now + moment) is None, case
+
+
+def test_access_tokens_and_device_cookies_are_never_taken_for_each_other() -> None:
+    now = FrozenClock().now()
+    devices = DeviceCookies(TEST_SECRET, ttl=DEVICE_TTL)
+    tokens = AccessTokens(TEST_SECRET, ttl=timedelta(minutes=15))
+    access_token, _ = tokens.issue(user_id="ada", role=Role.STUDENT, now=now)
+    assert devices.verify(access_token, user_id="ada", now=now) is None
+    with pytest.raises(NotAuthenticated):
+        tokens.verify(devices.issue(user_id="ada", now=now), now=now)

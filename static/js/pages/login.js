@@ -8,6 +8,16 @@ export function tooManyAttemptsMessage(retryAfterSeconds) {
   return `Too many attempts, try again in ${minutes} ${minutes === 1 ? "minute" : "minutes"}.`;
 }
 
+// "Forgot password?": the reset page starts with the address when one was typed.
+function forgotLink(loginControl) {
+  const link = h("a", { href: "#/forgot-password" }, "Forgot password?");
+  loginControl.addEventListener("input", () => {
+    const typed = loginControl.value.trim();
+    link.href = typed.includes("@") ? `#/forgot-password?email=${encodeURIComponent(typed)}` : "#/forgot-password";
+  });
+  return link;
+}
+
 export function render(root, { query, navigate, safeNext }) {
   const form = createForm({
     id: "login-form",
@@ -57,6 +67,7 @@ export function render(root, { query, navigate, safeNext }) {
       { class: "card card-narrow" },
       ...pageHeading(title, "Use your username or e-mail address."),
       form.element,
+      h("p", { class: "card-footer" }, forgotLink(form.field("login").control)),
       h("p", { class: "card-footer" }, "New here? ", h("a", { href: "#/register" }, "Create a student account")),
     ),
   );

@@ -1,16 +1,25 @@
 import { api, updateCurrentUser } from "../api.js";
 import { createForm, formatDate, h, pageHeading } from "../dom.js";
+import { needsVerification, verifyNotice } from "../verify-notice.js";
 import { PASSWORD_MIN_LENGTH } from "./register.js";
 
 export const title = "Your profile";
 
 const roleNames = { student: "Student", instructor: "Instructor", admin: "Administrator" };
 
+function emailState(user) {
+  if (user.email_verified === undefined) return null;
+  return user.email_verified
+    ? h("span", { class: "status status-active", "data-testid": "profile-email-state" }, "Confirmed")
+    : h("span", { class: "status status-inactive", "data-testid": "profile-email-state" }, "Not confirmed yet");
+}
+
 function detailsList(user) {
   const rows = [
     ["Username", user.username, "profile-username"],
     ["Full name", user.full_name, "profile-full-name"],
     ["E-mail", user.email, "profile-email"],
+    ["E-mail status", emailState(user), "profile-email-confirmed"],
     ["Role", roleNames[user.role] || user.role, "profile-role"],
     ["Member since", formatDate(user.created_at), "profile-created"],
   ];
@@ -18,18 +27,43 @@ function detailsList(user) {
     "dl",
     { class: "details" },
     rows.map(([label, value, testId]) =>
-      h("div", { class: "details-row" }, h("dt", {}, label), h("dd", { "data-testid": testId }, value || "—")),
+      value === null
+        ? null
+        : h("div", { class: "details-row" }, h("dt", {}, label), h("dd", { "data-testid": testId }, value || "—")),
     ),
   );
 }
 
+function showNotice(slot, user) {
+  slot.replaceChildren(...(needsVerification(user) ? [verifyNotice(user)] : []));
+}
+
+// A new address needs the current password (a password reset goes there);
+// the name and the address's case do not.
+function detailsChange(values, shown) {
+  const moving = values.email.toLowerCase() !== shown.email.toLowerCase();
+  const body = { full_name: values.full_name, email: values.email };
+  if (moving) body.current_password = values.current_password;
+  return { moving, body, missingPassword: moving && !values.current_password };
+}
+
+function savedMessage(moving, user) {
+  if (!moving) return "Your details have been saved.";
+  return `Your details have been saved. We e-mailed a link to ${user.email}: open it to confirm the new address.`;
+}
+
 export function render(root, { user, signal }) {
   const detailsSlot = h("div", {}, detailsList(user));
+  const noticeSlot = h("div", {});
+  let shown = user;
 
   const showUser = (fresh) => {
+    shown = fresh;
     detailsSlot.replaceChildren(detailsList(fresh));
+    showNotice(noticeSlot, fresh);
     updateCurrentUser(fresh);
   };
+  showNotice(noticeSlot, user);
 
   const detailsForm = createForm({
     id: "profile-form",
@@ -46,11 +80,25 @@ export function render(root, { user, signal }) {
         spellcheck: "false",
         value: user.email,
       },
+      {
+        name: "current_password",
+        label: "Current password",
+        type: "password",
+        autocomplete: "current-password",
+        optionalLabel: false,
+        hint: "Needed only to change your e-mail address: a password reset link goes there.",
+      },
     ],
     async onSubmit(values, view) {
-      const data = await api.patch("/api/auth/me", values, { signal });
+      const change = detailsChange(values, shown);
+      if (change.missingPassword) {
+        view.showFieldErrors({ current_password: "Enter your current password to change your e-mail address." });
+        return;
+      }
+      const data = await api.patch("/api/auth/me", change.body, { signal });
+      view.field("current_password").control.value = "";
       showUser(data.user);
-      view.showStatus("Your details have been saved.");
+      view.showStatus(savedMessage(change.moving, data.user));
     },
   });
 
@@ -100,6 +148,7 @@ export function render(root, { user, signal }) {
 
   root.append(
     ...pageHeading(title, "Your account details and sign-in settings."),
+    noticeSlot,
     h(
       "div",
       { class: "grid-2" },

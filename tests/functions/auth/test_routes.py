@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from functions.router import create_app
 from lib.clock import FrozenClock
 from lib.runtime import Portal
 from lib.security import AccessTokens, Role
 from lib.throttle import RedisThrottle
 from tests.factories import DEFAULT_PASSWORD, Factory, SignedIn
+from tests.functions.auth.support import app_with_throttle, client_at, set_cookie
 
 REFRESH_COOKIE = "portal_refresh"
 PASSWORD = "analytical-engine-1843"
@@ -45,20 +44,6 @@ def registration(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-def set_cookie(response: httpx.Response, name: str = REFRESH_COOKIE) -> dict[str, str] | None:
-    """The named Set-Cookie of a response: its value under "" and its attributes."""
-    for header in response.headers.get_list("set-cookie"):
-        first, *attributes = (part.strip() for part in header.split(";"))
-        key, _, value = first.partition("=")
-        if key == name:
-            parsed = {"": value.strip('"')}
-            for attribute in attributes:
-                attr_name, _, attr_value = attribute.partition("=")
-                parsed[attr_name.lower()] = attr_value
-            return parsed
-    return None
 
 
 async def attempt(client: httpx.AsyncClient, login: str, password: str) -> httpx.Response:
@@ -122,12 +107,14 @@ async def test_register_creates_a_student(client: httpx.AsyncClient) -> None:
         "full_name",
         "role",
         "is_active",
+        "email_verified",
         "created_at",
     }
     assert user["username"] == "ada.lovelace"
     assert user["email"] == "ada@example.com"
     assert user["role"] == "student"
     assert user["is_active"] is True
+    assert user["email_verified"] is False
     assert user["created_at"] == "2026-01-05T09:00:00Z"
     assert set_cookie(response) is None
 
@@ -398,7 +385,7 @@ async def test_throttled_account_can_sign_in_after_the_window(
     assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 200
 
 
-async def test_a_successful_login_resets_the_count_for_the_account(
+async def test_a_successful_login_is_not_counted_but_earlier_failures_stay(
     client: httpx.AsyncClient, factory: Factory
 ) -> None:
     # GIVEN four failures, then a successful sign-in
@@ -407,12 +394,14 @@ async def test_a_successful_login_resets_the_count_for_the_account(
         await attempt(client, "ada", WRONG_PASSWORD)
     assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 200
 
-    # WHEN four more failures come
-    for _ in range(4):
-        assert (await attempt(client, "ada", WRONG_PASSWORD)).status_code == 401
+    # WHEN one more failure comes
+    fifth = await attempt(client, "ada", WRONG_PASSWORD)
 
-    # THEN the account is not throttled: only four count
-    assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 200
+    # THEN it is checked (the success took no place in the count), and with it
+    # the five failures of the window are spent: a success forgives nothing,
+    # so that the right password among a stranger's guesses opens no room
+    assert fifth.status_code == 401
+    assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 429
 
 
 async def test_one_address_failing_across_accounts_is_throttled(
@@ -437,28 +426,17 @@ async def test_one_address_failing_across_accounts_is_throttled(
         assert (await attempt(other, "donald", DEFAULT_PASSWORD)).status_code == 200
 
 
-@pytest.fixture
-async def redis_client(
-    portal: Portal, redis_throttle: RedisThrottle
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The API of a portal that counts failures in Redis."""
-    app = create_app(portal=replace(portal, throttle=redis_throttle))
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
 async def test_redis_throttle_refuses_the_sixth_attempt(
-    redis_client: httpx.AsyncClient, factory: Factory
+    factory: Factory, portal: Portal, redis_throttle: RedisThrottle
 ) -> None:
     # GIVEN a portal counting failures in Redis, and five failures for ada
-    client = redis_client
     await factory.user(username="ada")
-    for _ in range(5):
-        assert (await attempt(client, "ada", WRONG_PASSWORD)).status_code == 401
+    async with client_at(app_with_throttle(portal, redis_throttle), "203.0.113.7") as client:
+        for _ in range(5):
+            assert (await attempt(client, "ada", WRONG_PASSWORD)).status_code == 401
 
-    # WHEN the right password comes next
-    response = await attempt(client, "ada", DEFAULT_PASSWORD)
+        # WHEN the right password comes next
+        response = await attempt(client, "ada", DEFAULT_PASSWORD)
 
     # THEN it is throttled for about the whole window
     assert response.status_code == 429
@@ -466,22 +444,20 @@ async def test_redis_throttle_refuses_the_sixth_attempt(
     assert 890 <= int(response.headers["Retry-After"]) <= 900
 
 
-async def test_redis_throttle_resets_the_account_on_success(
-    redis_client: httpx.AsyncClient, factory: Factory
+async def test_redis_throttle_does_not_count_a_success(
+    factory: Factory, portal: Portal, redis_throttle: RedisThrottle
 ) -> None:
     # GIVEN a portal counting in Redis, four failures for ada, then a success
-    client = redis_client
     await factory.user(username="ada")
-    for _ in range(4):
-        await attempt(client, "ada", WRONG_PASSWORD)
-    assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 200
+    async with client_at(app_with_throttle(portal, redis_throttle), "203.0.113.7") as client:
+        for _ in range(4):
+            await attempt(client, "ada", WRONG_PASSWORD)
+        assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 200
 
-    # WHEN four more failures come
-    for _ in range(4):
+        # WHEN one more failure comes
+        # THEN it is checked, and then the five failures are spent
         assert (await attempt(client, "ada", WRONG_PASSWORD)).status_code == 401
-
-    # THEN only those four count and she still gets in
-    assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 200
+        assert (await attempt(client, "ada", DEFAULT_PASSWORD)).status_code == 429
 
 
 # --- tokens ----------------------------------------------------------------------
@@ -1099,7 +1075,11 @@ async def test_update_me_changes_name_and_email(
     # WHEN she changes her name and e-mail
     response = await client.patch(
         "/api/auth/me",
-        json={"full_name": "  Ada   King ", "email": "Countess@Example.COM"},
+        json={
+            "full_name": "  Ada   King ",
+            "email": "Countess@Example.COM",
+            "current_password": DEFAULT_PASSWORD,
+        },
         headers=session.headers,
     )
 
@@ -1167,7 +1147,9 @@ async def test_update_me_refuses_an_email_someone_else_has(
 
     # WHEN ada takes grace's address in another case
     taken = await client.patch(
-        "/api/auth/me", json={"email": "GRACE@example.com"}, headers=session.headers
+        "/api/auth/me",
+        json={"email": "GRACE@example.com", "current_password": DEFAULT_PASSWORD},
+        headers=session.headers,
     )
 
     # THEN it is refused, while her own address in another case is fine

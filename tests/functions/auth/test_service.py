@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import text
 
-from functions.auth import service
+from functions.auth import service, signin
 from functions.auth.errors import EmailTaken, InvalidCredentials, UsernameTaken
 from functions.auth.models import User
 from lib.clock import FrozenClock
@@ -52,9 +52,11 @@ async def register(portal: Portal, new: service.NewAccount) -> User:
         return await service.register(session, portal, new)
 
 
-async def login(portal: Portal, login: str, password: str) -> service.SignIn:
+async def login(portal: Portal, login: str, password: str) -> signin.SignIn:
     async with portal.transaction() as session:
-        return await service.login(session, portal, login=login, password=password, address=ADDRESS)
+        return await signin.login(
+            session, portal, login=login, password=password, address=ADDRESS, device_token=None
+        )
 
 
 async def all_users(portal: Portal) -> list[User]:
@@ -209,11 +211,11 @@ async def test_full_name_rules(portal: Portal, full_name: str, message: str) -> 
 async def test_an_unknown_login_still_costs_a_password_verification(portal: Portal) -> None:
     # GIVEN a portal whose hasher counts verifications
     passwords = CountingPasswords()
-    counting = replace(portal, passwords=passwords)
+    portal = replace(portal, passwords=passwords)
 
     # WHEN someone signs in as nobody
     with pytest.raises(InvalidCredentials):
-        await login(counting, "nobody", PASSWORD)
+        await login(portal, "nobody", PASSWORD)
 
     # THEN one verification ran, against the decoy (no stored hash)
     assert passwords.verified == [None]
@@ -225,11 +227,11 @@ async def test_a_known_login_is_verified_against_its_own_hash(
     # GIVEN ada, and a hasher that counts verifications
     user = await factory.user(username="ada")
     passwords = CountingPasswords()
-    counting = replace(portal, passwords=passwords)
+    portal = replace(portal, passwords=passwords)
 
     # WHEN someone signs in as ada with a wrong password
     with pytest.raises(InvalidCredentials):
-        await login(counting, "ada", "not-the-password")
+        await login(portal, "ada", "not-the-password")
 
     # THEN exactly one verification ran, against her hash
     assert passwords.verified == [user.password_hash]
@@ -243,17 +245,15 @@ async def test_login_rehashes_a_password_stored_with_old_parameters(
     assert user.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
 
     # WHEN the portal now hashes with stronger parameters and the user signs in
-    stronger = replace(
-        portal, passwords=PasswordHashing(time_cost=2, memory_cost=16, parallelism=1)
-    )
-    signed_in = await login(stronger, "ada", DEFAULT_PASSWORD)
+    portal = replace(portal, passwords=PasswordHashing(time_cost=2, memory_cost=16, parallelism=1))
+    signed_in = await login(portal, "ada", DEFAULT_PASSWORD)
 
     # THEN the stored hash uses the new parameters and still verifies
     rehashed = (await stored(portal, user.id)).password_hash
     assert signed_in.user.id == user.id
     assert rehashed.startswith("$argon2id$v=19$m=16,t=2,p=1$")
-    assert await stronger.passwords.verify(rehashed, DEFAULT_PASSWORD)
-    assert not await stronger.passwords.verify(rehashed, "not-the-password")
+    assert await portal.passwords.verify(rehashed, DEFAULT_PASSWORD)
+    assert not await portal.passwords.verify(rehashed, "not-the-password")
 
 
 async def test_login_keeps_a_hash_made_with_the_current_parameters(
@@ -344,13 +344,23 @@ async def test_two_people_taking_one_email_at_once_get_a_conflict(
     grace = await factory.user(username="grace")
     async with portal.sessions() as first, portal.sessions() as second:
         await service.update_profile(
-            first, portal, ada.id, full_name=None, email="shared@example.com"
+            first,
+            portal,
+            ada.id,
+            full_name=None,
+            email="shared@example.com",
+            current_password=DEFAULT_PASSWORD,
         )
 
         # WHEN grace asks for the same address before ada's change commits
         racing = asyncio.create_task(
             service.update_profile(
-                second, portal, grace.id, full_name=None, email="Shared@example.com"
+                second,
+                portal,
+                grace.id,
+                full_name=None,
+                email="Shared@example.com",
+                current_password=DEFAULT_PASSWORD,
             )
         )
         if backend == "postgresql":
