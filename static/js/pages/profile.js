@@ -25,13 +25,50 @@ function detailsList(user) {
 
 export function render(root, { user, signal }) {
   const detailsSlot = h("div", {}, detailsList(user));
-
   const showUser = (fresh) => {
     detailsSlot.replaceChildren(detailsList(fresh));
     updateCurrentUser(fresh);
   };
 
-  const detailsForm = createForm({
+  root.append(
+    ...pageHeading(title, "Your account details and sign-in settings."),
+    h(
+      "div",
+      { class: "grid-2" },
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "profile-account" },
+        h("h2", { id: "profile-account" }, "Account"),
+        detailsSlot,
+      ),
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "profile-edit" },
+        h("h2", { id: "profile-edit" }, "Edit your details"),
+        detailsForm(user, { signal, showUser }).element,
+      ),
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "profile-password" },
+        h("h2", { id: "profile-password" }, "Change password"),
+        passwordForm({ signal }).element,
+      ),
+    ),
+  );
+
+  // The session's copy of the user may be a little old: show the server's.
+  api
+    .get("/api/auth/me", { signal })
+    .then((data) => {
+      if (data && data.user) showUser(data.user);
+    })
+    .catch(() => {
+      // The cached details stay on screen; a lost session is handled by the shell.
+    });
+}
+
+function detailsForm(user, { signal, showUser }) {
+  return createForm({
     id: "profile-form",
     submitLabel: "Save changes",
     busyLabel: "Saving…",
@@ -53,8 +90,10 @@ export function render(root, { user, signal }) {
       view.showStatus("Your details have been saved.");
     },
   });
+}
 
-  const passwordForm = createForm({
+function passwordForm({ signal }) {
+  return createForm({
     id: "password-form",
     submitLabel: "Change password",
     busyLabel: "Changing password…",
@@ -83,54 +122,20 @@ export function render(root, { user, signal }) {
         required: true,
       },
     ],
-    async onSubmit(values, view) {
-      if (values.new_password !== values.confirm_password) {
-        view.showFieldErrors({ confirm_password: "The two new passwords do not match." });
-        return;
-      }
-      await api.post(
-        "/api/auth/me/password",
-        { current_password: values.current_password, new_password: values.new_password },
-        { signal },
-      );
-      view.reset();
-      view.showStatus("Your password has been changed.");
-    },
+    onSubmit: (values, view) => changePassword(values, view, { signal }),
   });
+}
 
-  root.append(
-    ...pageHeading(title, "Your account details and sign-in settings."),
-    h(
-      "div",
-      { class: "grid-2" },
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "profile-account" },
-        h("h2", { id: "profile-account" }, "Account"),
-        detailsSlot,
-      ),
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "profile-edit" },
-        h("h2", { id: "profile-edit" }, "Edit your details"),
-        detailsForm.element,
-      ),
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "profile-password" },
-        h("h2", { id: "profile-password" }, "Change password"),
-        passwordForm.element,
-      ),
-    ),
+async function changePassword(values, view, { signal }) {
+  if (values.new_password !== values.confirm_password) {
+    view.showFieldErrors({ confirm_password: "The two new passwords do not match." });
+    return;
+  }
+  await api.post(
+    "/api/auth/me/password",
+    { current_password: values.current_password, new_password: values.new_password },
+    { signal },
   );
-
-  // The session's copy of the user may be a little old: show the server's.
-  api
-    .get("/api/auth/me", { signal })
-    .then((data) => {
-      if (data && data.user) showUser(data.user);
-    })
-    .catch(() => {
-      // The cached details stay on screen; a lost session is handled by the shell.
-    });
+  view.reset();
+  view.showStatus("Your password has been changed.");
 }
