@@ -6,7 +6,7 @@ import { createField, h, uniqueId } from "./dom.js";
 
 export const FORM_ID = "course-form";
 const MAX_SESSIONS = 14;
-const TIME_HINT = "24-hour clock, like 18:00.";
+const TIME_HINT_ID = "course-sessions-hint";
 
 function section(label, id, ...children) {
   return h(
@@ -73,7 +73,7 @@ function timeField(make, name, label, value) {
     placeholder: "18:00",
     maxlength: 5,
     pattern: "([01]?[0-9]|2[0-3])[:.][0-5][0-9]",
-    hint: TIME_HINT,
+    describedBy: TIME_HINT_ID,
   });
 }
 
@@ -139,6 +139,7 @@ function scheduleSection(form, add) {
       "div",
       { class: "field-wide sessions", role: "group", "aria-labelledby": "course-sessions-title", "aria-describedby": "course-sessions-error" },
       h("h3", { id: "course-sessions-title", class: "sessions-title" }, "Weekly sessions"),
+      h("p", { class: "field-hint", id: TIME_HINT_ID }, "Times on the 24-hour clock, like 18:00."),
       form.noSessions,
       form.sessionList,
       form.sessionsError,
@@ -164,8 +165,8 @@ function windowSection(add, editing) {
   return section(
     "Enrollment window",
     "course-section-window",
-    add({ name: "enrollment_opens_on", label: "Opens on", type: "date", hint: editing ? "Empty: unchanged." : "Empty: from today." }),
-    add({ name: "enrollment_closes_on", label: "Closes on", type: "date", hint: editing ? "Empty: unchanged." : "Empty: until the course starts." }),
+    add({ name: "enrollment_opens_on", label: "Opens on", type: "date", hint: editing ? null : "Empty: from today." }),
+    add({ name: "enrollment_closes_on", label: "Closes on", type: "date", hint: editing ? null : "Empty: until the course starts." }),
   );
 }
 

@@ -61,7 +61,8 @@ export function focusLateHeading(root) {
 // One labelled form control with a hint and an error message linked through
 // aria-describedby. spec: {name, label, type ("textarea" for several lines),
 // autocomplete, hint, required, value, options: [{value, label}], min, max,
-// step, rows, pattern, optionalLabel, check(value) -> hint unmet?}. Returns
+// step, rows, pattern, describedBy (the id of a hint shared by several
+// fields), optionalLabel, check(value) -> hint unmet?}. Returns
 // {name, wrapper, control, setError(message)}.
 export function createField(formId, spec) {
   const id = spec.id || `${formId}-${spec.name}`;
@@ -74,7 +75,7 @@ export function createField(formId, spec) {
   }
   const wrapper = h("div", { class: "field" }, label, control, hint, error);
   const describe = (withError) => {
-    const ids = [hint ? hint.id : null, withError ? error.id : null].filter(Boolean);
+    const ids = [hint ? hint.id : null, spec.describedBy, withError ? error.id : null].filter(Boolean);
     if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
     else control.removeAttribute("aria-describedby");
   };

@@ -81,7 +81,7 @@ async function fetchStatuses(statuses, cursor, signal) {
 
 function listSection(page, spec, signal) {
   const headingId = `deliveries-${spec.value}-title`;
-  const lateNote = h("p", { class: "state-box state-box-warning", hidden: true, "data-testid": "late-note" });
+  const lateNote = h("div", { class: "state-box state-box-warning", hidden: true, "data-testid": "late-note" });
   const list = pagedList({
     signal,
     view: tableView({
@@ -113,9 +113,12 @@ const isLate = (delivery) =>
 function showLate(note, items) {
   const late = items.filter(isLate).length;
   note.hidden = late === 0;
-  note.textContent = late
-    ? `${late === 1 ? "1 message is" : `${late} messages are`} late: they should have gone out minutes ago. Check that the scheduler (portal scheduler) is running.`
-    : "";
+  note.replaceChildren();
+  if (!late) return;
+  note.append(
+    h("strong", {}, `${late === 1 ? "1 message is" : `${late} messages are`} late`),
+    h("span", {}, "They should have gone out minutes ago. Check that the scheduler (portal scheduler) is running."),
+  );
 }
 
 function when(delivery) {

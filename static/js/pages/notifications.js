@@ -23,7 +23,7 @@ export function render(root, { query, signal, navigate }) {
   page.markAll = h("button", { type: "button", class: "button", hidden: true }, "Mark all read");
   page.list = pagedList({
     signal,
-    view: cardsView({ label: "Notifications", className: "list-rows notice-list", item: (notice) => noticeItem(page, notice) }),
+    view: cardsView({ label: "Notifications", className: "notice-list", item: (notice) => noticeItem(page, notice) }),
     fetchPage: ({ show }, cursor, listSignal) =>
       listNotifications({ unreadOnly: show === "unread", cursor, limit: PAGE_SIZE, signal: listSignal }),
     noun: ["notification", "notifications"],
