@@ -3,6 +3,8 @@ administrators."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
@@ -114,3 +116,35 @@ def test_an_administrator_sends_failed_email_again(
     ).to_be_visible()
     page.get_by_label("Show").select_option("pending")
     expect(page.locator("tbody tr").filter(has_text=student.full_name)).to_contain_text("Welcome")
+
+
+def test_the_email_page_shows_what_needs_attention_first(
+    page: Page, catalog: CatalogData, server: Server
+) -> None:
+    # GIVEN a welcome that failed, and one still queued (no scheduler runs here)
+    token = unique_token()
+    failed = catalog.register_student(full_name=f"Failed {token}")
+    server.run("run-job", "notifications.deliver", PORTAL_MAIL_FROM=BROKEN_MAIL_FROM)
+    stuck = catalog.register_student(full_name=f"Stuck {token}")
+
+    # WHEN an administrator opens the e-mail page ten minutes later
+    page.clock.install(time=datetime.now(UTC) + timedelta(minutes=10))
+    sign_in(page, ADMIN_USERNAME, ADMIN_PASSWORD)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="E-mail").click()
+
+    # THEN, without choosing anything, the failed one shows with its error
+    failed_row = page.locator("tbody tr").filter(has_text=failed.full_name)
+    expect(failed_row).to_contain_text("Header values may not contain linefeed")
+
+    # AND the stuck one shows as late, with the likely cause; no error, no "None"
+    stuck_row = page.locator("tbody tr").filter(has_text=stuck.full_name)
+    expect(stuck_row).to_contain_text("Welcome")
+    expect(stuck_row).to_contain_text("Late")
+    expect(stuck_row.locator("td[data-label='Last error']")).to_have_text("")
+    queue = page.get_by_role("region", name="Waiting in the queue")
+    expect(queue.get_by_test_id("late-note")).to_contain_text("scheduler")
+
+    # AND the queue alone says nothing about an error either
+    page.get_by_label("Show").select_option("pending")
+    expect(stuck_row).to_be_visible()
+    expect(stuck_row).not_to_contain_text("None")

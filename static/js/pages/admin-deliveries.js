@@ -81,7 +81,8 @@ async function fetchStatuses(statuses, cursor, signal) {
 
 function listSection(page, spec, signal) {
   const headingId = `deliveries-${spec.value}-title`;
-  const lateNote = h("div", { class: "state-box state-box-warning", hidden: true, "data-testid": "late-note" });
+  const waiting = (spec.statuses || [spec.value]).some((status) => status === "pending" || status === "sending");
+  const lateNote = waiting ? h("div", { class: "state-box state-box-warning", hidden: true, "data-testid": "late-note" }) : null;
   const list = pagedList({
     signal,
     view: tableView({
@@ -94,7 +95,7 @@ function listSection(page, spec, signal) {
     noun: ["message", "messages"],
     emptyText: () => spec.empty,
     focusNew: (node) => node.querySelector("button"),
-    onPage: () => showLate(lateNote, list.items()),
+    onPage: () => lateNote && showLate(lateNote, list.items()),
   });
   list.load({});
   return h(
