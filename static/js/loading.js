@@ -69,6 +69,17 @@ export function loadInto(slot, options) {
   return startLoading(slot, options, (error, retry) => [errorNotice(error, retry, { title: options.title })]);
 }
 
+// A failed(error) for loadPage: a page of its own for "not found" (and the
+// given other statuses, such as 403), with a way back; null for the rest.
+export function whenMissing({ title, lead, href, link, statuses = [404] }) {
+  return (error) => {
+    if (!statuses.includes(error.status)) return null;
+    const heading = typeof title === "function" ? title(error) : title;
+    const words = typeof lead === "function" ? lead(error) : lead;
+    return [...pageHeading(heading, words), h("p", {}, h("a", { href }, link))];
+  };
+}
+
 function startLoading(slot, { signal, label, load, show, failed }, failure) {
   // After "Retry" the button is gone: focus goes to the new heading, or the slot.
   const attempt = async ({ refocus = false } = {}) => {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -257,6 +258,12 @@ def test_leaving_the_editor_with_unsaved_changes_asks_first(
     expect(dialog).to_contain_text(f"Your changes to {course['code']} will be lost.")
     dialog.get_by_role("button", name="Stay on this page").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Edit {course['code']}")
+    expect(title).to_have_value("Quilting for everyone")
+
+    # WHEN they go back in the browser's history THEN they are asked as well
+    page.go_back()
+    page.get_by_role("dialog").get_by_role("button", name="Stay on this page").click()
+    expect(page).to_have_url(re.compile(f"#/admin/courses/{course['id']}/edit$"))
     expect(title).to_have_value("Quilting for everyone")
 
     # WHEN they close the tab THEN the browser asks too

@@ -5,7 +5,7 @@ import { archiveCourse, archivedBadge, courseApi, coursePath } from "../courses.
 import { FORM_ID, addSession, buildCourseForm, fillForm, snapshot } from "../course-form.js";
 import { clearProblems, collectCourse, showProblems } from "../course-form-check.js";
 import { h, pageHeading } from "../dom.js";
-import { loadPage } from "../loading.js";
+import { loadPage, whenMissing } from "../loading.js";
 
 export const title = "Course editor";
 
@@ -35,13 +35,12 @@ export function render(root, { params, signal, navigate, flash, guardLeave }) {
     title: "Could not load the editor",
     load: () => Promise.all([editing ? api.get(courseApi(params.id), { signal }) : null, loadInstructors(signal)]),
     show: ([data, instructors]) => build(page, data ? data.course : null, instructors),
-    failed: (error) =>
-      error.status === 404
-        ? [
-            ...pageHeading("Course not found", "It may have been deleted, or the link is wrong."),
-            h("p", {}, h("a", { href: "#/admin/courses" }, "Back to the courses")),
-          ]
-        : null,
+    failed: whenMissing({
+      title: "Course not found",
+      lead: "It may have been deleted, or the link is wrong.",
+      href: "#/admin/courses",
+      link: "Back to the courses",
+    }),
   });
 }
 

@@ -12,8 +12,8 @@ import {
   weekdayLabel,
 } from "../courses.js";
 import { panelContent } from "../enroll-panel.js";
-import { h, messageRegions, pageHeading } from "../dom.js";
-import { loadPage } from "../loading.js";
+import { h, messageRegions } from "../dom.js";
+import { loadPage, whenMissing } from "../loading.js";
 
 export const title = "Course";
 
@@ -34,13 +34,12 @@ export function render(root, { params, user, signal, navigate, flash }) {
     title: "Could not load the course",
     load: () => page.refresh(),
     show: () => renderPage(root, page),
-    failed: (error) =>
-      error.status === 404
-        ? [
-            ...pageHeading("Course not found", "It may have been archived, or the link is wrong."),
-            h("p", {}, h("a", { href: "#/catalog" }, "Browse the catalog")),
-          ]
-        : null,
+    failed: whenMissing({
+      title: "Course not found",
+      lead: "It may have been archived, or the link is wrong.",
+      href: "#/catalog",
+      link: "Browse the catalog",
+    }),
   });
 }
 

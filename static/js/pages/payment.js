@@ -2,8 +2,8 @@
 // for a paid (or refunded) one, a receipt that prints on its own.
 import { api } from "../api.js";
 import { coursePath, formatMoment } from "../courses.js";
-import { confirmDialog, h, messageRegions, pageHeading } from "../dom.js";
-import { loadPage } from "../loading.js";
+import { confirmDialog, h, messageRegions } from "../dom.js";
+import { loadPage, whenMissing } from "../loading.js";
 import {
   dueElement,
   getPayment,
@@ -31,10 +31,7 @@ export function render(root, { params, user, signal }) {
     title: "Could not load the payment",
     load: () => load(page, params.id),
     show: () => show(page),
-    failed: (error) =>
-      error.status === 404
-        ? [...pageHeading("Payment not found", "The link may be wrong."), h("p", {}, h("a", { href: back }, "See the payments"))]
-        : null,
+    failed: whenMissing({ title: "Payment not found", lead: "The link may be wrong.", href: back, link: "See the payments" }),
   });
 }
 

@@ -11,7 +11,7 @@ import {
 } from "../courses.js";
 import { h, messageRegions, pageHeading } from "../dom.js";
 import { pagedList, tableView } from "../list.js";
-import { loadPage } from "../loading.js";
+import { loadPage, whenMissing } from "../loading.js";
 
 export const title = "Roster";
 
@@ -55,17 +55,14 @@ export function render(root, { params, user, signal }) {
     load: (loadSignal) =>
       Promise.all([api.get(courseApi(page.courseId), { signal: loadSignal }), page.list.load({}, { rethrow: true })]),
     show: ([data]) => showRoster(root, page, data.course),
-    failed: (error) => notLoaded(page, error),
+    failed: whenMissing({
+      statuses: [403, 404],
+      title: (error) => (error.status === 403 ? "Not your course" : "Course not found"),
+      lead: (error) => error.message,
+      href: user.role === "admin" ? "#/admin/courses" : "#/teaching",
+      link: "Back to your courses",
+    }),
   });
-}
-
-function notLoaded(page, error) {
-  if (error.status !== 403 && error.status !== 404) return null;
-  const back = page.user.role === "admin" ? "#/admin/courses" : "#/teaching";
-  return [
-    ...pageHeading(error.status === 403 ? "Not your course" : "Course not found", error.message),
-    h("p", {}, h("a", { href: back }, "Back to your courses")),
-  ];
 }
 
 function studentRow({ enrollment, student }) {
