@@ -114,7 +114,6 @@ export function addSession(form, session = {}, { focus = false } = {}) {
     form.sessions.splice(index, 1);
     element.remove();
     renumber(form);
-    form.element.dispatchEvent(new Event("input", { bubbles: true }));
     const next = form.sessions[index] || form.sessions[index - 1];
     (next ? next.fields.weekday.control : form.addSessionButton).focus();
   });

@@ -68,7 +68,7 @@ export function pagedList(options) {
 }
 
 function createState(options) {
-  const summary = h("p", { class: "list-summary", "aria-live": "polite" });
+  const summary = h("p", { class: "list-summary", "aria-live": "polite", tabindex: "-1" });
   const status = h("div", { class: "list-status" });
   const more = h("button", { type: "button", class: "button", hidden: true }, options.loadMoreLabel || "Load more");
   const element = h(
@@ -96,7 +96,7 @@ function createState(options) {
 }
 
 // Loads the first page (reset) or the next one.
-async function run(list, { reset, rethrow = false }) {
+async function run(list, { reset, rethrow = false, refocus = false }) {
   if (list.controller) list.controller.abort();
   const controller = new AbortController();
   list.controller = controller;
@@ -111,11 +111,14 @@ async function run(list, { reset, rethrow = false }) {
     const nodes = addPage(list, data, reset);
     if (options.onPage) options.onPage(data, { reset });
     if (!reset) focusFirst(list, nodes);
+    // "Retry" is gone once the load worked: the summary takes its focus.
+    if (refocus) parts.summary.focus();
   } catch (error) {
     stopLoading();
     if (error && error.name === "AbortError") return;
     if (rethrow) throw error;
-    parts.status.replaceChildren(errorNotice(error, () => run(list, { reset }), { title: "Could not load the list." }));
+    const retry = () => run(list, { reset, refocus: true });
+    parts.status.replaceChildren(errorNotice(error, retry, { title: "Could not load the list." }));
   } finally {
     stopFollowing();
     if (list.controller === controller) {
