@@ -143,3 +143,30 @@ def test_a_spinner_shows_only_once_a_load_takes_a_moment(page: Page, catalog: Ca
     held.release()
     expect(page.get_by_role("heading", level=1)).to_have_text(course["title"])
     expect(loading).to_have_count(0)
+
+
+def test_the_return_page_says_when_it_never_reached_the_portal(
+    page: Page, catalog: CatalogData
+) -> None:
+    # GIVEN a student back from the payment page, with the network down
+    teacher = catalog.user("instructor")
+    course = catalog.course(teacher, title=f"Intarsia {unique_token()}", price=900)
+    student = catalog.user("student")
+    payment = catalog.checkout(student, [course])["payment"]
+    sign_in(page, student.username, student.password)
+    page.clock.install()
+    fail_api_calls(page)
+    page.goto(f"/#/payments/{payment['id']}/return")
+    state = page.get_by_test_id("payment-state")
+    expect(state).to_have_text("Processing your payment…")
+
+    # WHEN it has asked for two minutes without an answer
+    page.clock.fast_forward("02:01")
+
+    # THEN it says so instead of promising an e-mail, and Retry asks again
+    expect(state).to_have_text("We could not reach the portal to confirm your payment.")
+    expect(page.get_by_test_id("load-error")).to_contain_text(NETWORK_DOWN)
+    restore_api_calls(page)
+    page.get_by_role("button", name="Retry").click()
+    expect(state).to_have_text("Processing your payment…")
+    expect(page.get_by_test_id("load-error")).to_have_count(0)
