@@ -11,6 +11,7 @@ import {
   formatDay,
   formatMoment,
   formatMoney,
+  momentElement,
   seatsElement,
   todayUtc,
 } from "./courses.js";
@@ -106,7 +107,7 @@ function mineState(mine) {
       return stateBox("success", "Enrolled", "You are enrolled in this course.");
     case "pending_payment":
       if (!mine.due_at) return stateBox("info", "Seat held", "Your seat is held while your bank payment is processing.");
-      return stateBox("warning", "Seat held", "Your seat is held. Pay by ", h("strong", { "data-testid": "due-at" }, formatMoment(mine.due_at)), " to keep it.");
+      return stateBox("warning", "Seat held", "Your seat is held. Pay by ", h("strong", { "data-testid": "due-at" }, momentElement(mine.due_at)), " to keep it.");
     case "waitlisted":
       return stateBox("info", mine.position ? `Waitlisted #${mine.position}` : "Waitlisted", "You get a seat when one frees up and everyone ahead of you has theirs.");
     default:

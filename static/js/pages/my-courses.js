@@ -7,8 +7,8 @@ import {
   enrollmentActions,
   enrollmentStatusBadge,
   formatDateRange,
-  formatMoment,
   formatMoney,
+  momentElement,
   scheduleSummary,
   todayUtc,
 } from "../courses.js";
@@ -101,7 +101,7 @@ function stateLine(enrollment) {
         "p",
         { class: "enrollment-state enrollment-state-warning" },
         "Seat held. Pay by ",
-        h("strong", { "data-testid": "due-at" }, formatMoment(enrollment.due_at)),
+        h("strong", { "data-testid": "due-at" }, momentElement(enrollment.due_at)),
       );
     case "waitlisted":
       return h(

@@ -1,7 +1,7 @@
 // One payment: what it is for, where it stands and what can be done with it;
 // for a paid (or refunded) one, a receipt that prints on its own.
 import { api } from "../api.js";
-import { coursePath, formatMoment } from "../courses.js";
+import { coursePath, momentElement } from "../courses.js";
 import { confirmDialog, h, messageRegions } from "../dom.js";
 import { loadPage, whenMissing } from "../loading.js";
 import {
@@ -106,9 +106,9 @@ function stateBox(page) {
         isAdmin ? ". The seats are held until then." : ". Your seats are held until then; pay before that to keep them.",
       );
     case "paid":
-      return box("success", "Paid", `Paid ${formatMoment(payment.paid_at)}.`);
+      return box("success", "Paid", "Paid ", momentElement(payment.paid_at), ".");
     case "refunded":
-      return box("info", "Refunded", `Refunded ${formatMoment(payment.refunded_at)}; the enrollments ended.`);
+      return box("info", "Refunded", "Refunded ", momentElement(payment.refunded_at), "; the enrollments ended.");
     case "failed":
       return box("danger", "Failed", "The payment did not go through, so the seats were released.");
     default:
@@ -154,10 +154,10 @@ function receipt(page) {
       "dl",
       { class: "details details-grid receipt-facts" },
       fact("Receipt number", h("span", { class: "receipt-number" }, payment.id), "receipt-number"),
-      fact("Date paid", formatMoment(payment.paid_at)),
+      fact("Date paid", payment.paid_at && momentElement(payment.paid_at)),
       fact("Billed to", billedTo(page)),
       fact("Status", paymentStatusBadge(payment)),
-      payment.status === "refunded" ? fact("Refunded on", formatMoment(payment.refunded_at)) : null,
+      payment.status === "refunded" ? fact("Refunded on", momentElement(payment.refunded_at)) : null,
     ),
     itemsTable(payment, "What was paid for"),
     h("p", { class: "receipt-foot muted" }, "Amounts include any taxes. Keep this receipt for your records."),
@@ -174,7 +174,7 @@ function overview(page) {
     h(
       "dl",
       { class: "details details-grid" },
-      fact("Started", formatMoment(payment.created_at)),
+      fact("Started", momentElement(payment.created_at)),
       isAdmin ? fact("Student", billedTo(page)) : null,
       fact("Reference", h("span", { class: "receipt-number" }, payment.id)),
     ),
