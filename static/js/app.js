@@ -1,7 +1,8 @@
 // The app shell: session restore, hash routing, navigation and the mobile menu.
 import { getUser, logout, onUserChange, refreshSession } from "./api.js";
-import { h } from "./dom.js";
+import { confirmDialog, h } from "./dom.js";
 import { refreshCounts, renderHeaderTools, startHeaderTools } from "./header-tools.js";
+import { showLoadingLater } from "./loading.js";
 import { checkAccess, forbiddenPage, matchRoute, notFoundPage, routes } from "./routes.js";
 import { renderVerifyBanner } from "./verify-notice.js";
 
@@ -20,9 +21,10 @@ const verifyBanner = h("div", { class: "verify-banner" });
 flashRegion.after(verifyBanner);
 
 let renderCount = 0;
-let currentPage = null; // { path, route, controller, cleanup }
+let currentPage = null; // { path, hash, route, controller, cleanup, guard }
 let pendingFlash = null;
 let signingOut = false;
+let leaveConfirmed = false; // the user already agreed to leave the current page
 
 export function parseHash(hash = window.location.hash) {
   const raw = hash.startsWith("#/") ? hash.slice(1) : "/";
@@ -61,76 +63,142 @@ function safeNext(next) {
   return typeof next === "string" && next.startsWith("/") && !next.startsWith("//") ? next : "/";
 }
 
+// Which page module to show for the address, or a redirect already made.
+function resolveRoute(path, query) {
+  const match = matchRoute(path);
+  if (!match) return { load: notFoundPage, match: null, params: {} };
+  const access = checkAccess(match.route, getUser());
+  if (access === "sign-in") {
+    flash("Please sign in to continue.");
+    navigate(`/login?next=${encodeURIComponent(path)}`, { replace: true });
+    return null;
+  }
+  if (access === "signed-in") {
+    navigate(safeNext(query.next), { replace: true });
+    return null;
+  }
+  return { load: access === "forbidden" ? forbiddenPage : match.route.load, match, params: match.params };
+}
+
+function leaveCurrentPage() {
+  if (!currentPage) return;
+  currentPage.controller.abort();
+  if (typeof currentPage.cleanup === "function") currentPage.cleanup();
+  currentPage = null;
+}
+
+async function importPage(load) {
+  // Slow networks: the old page gives way to a spinner after a moment.
+  const stop = showLoadingLater(pageRoot, "Loading the page…");
+  try {
+    return await load();
+  } catch {
+    return null;
+  } finally {
+    stop();
+  }
+}
+
+function showModuleFailure() {
+  const retry = h("button", { type: "button", class: "button", on: { click: () => renderRoute() } }, "Retry");
+  pageRoot.append(
+    h("h1", { class: "page-title", tabindex: "-1" }, "Could not load the page"),
+    h("div", { class: "load-error", role: "alert" }, h("p", {}, "Check your connection, then try again."), retry),
+  );
+  return "Could not load the page";
+}
+
 async function renderRoute() {
   const ticket = ++renderCount;
   const { path, query } = parseHash();
-  const user = getUser();
-  const match = matchRoute(path);
-
-  let load;
-  let title;
-  let params = {};
-  if (!match) {
-    load = notFoundPage;
-  } else {
-    const access = checkAccess(match.route, user);
-    if (access === "sign-in") {
-      flash("Please sign in to continue.");
-      navigate(`/login?next=${encodeURIComponent(path)}`, { replace: true });
-      return;
-    }
-    if (access === "signed-in") {
-      navigate(safeNext(query.next), { replace: true });
-      return;
-    }
-    load = access === "forbidden" ? forbiddenPage : match.route.load;
-    params = match.params;
-  }
-
-  if (currentPage) {
-    currentPage.controller.abort();
-    if (typeof currentPage.cleanup === "function") currentPage.cleanup();
-    currentPage = null;
-  }
+  const resolved = resolveRoute(path, query);
+  if (!resolved) return;
+  leaveCurrentPage();
+  leaveConfirmed = false;
   closeMenu();
   main.setAttribute("aria-busy", "true");
-
-  let module;
-  try {
-    module = await load();
-  } catch {
-    module = null;
-  }
+  const module = await importPage(resolved.load);
   if (ticket !== renderCount) return; // a newer navigation won
-
-  const controller = new AbortController();
+  const page = { path, hash: window.location.hash, route: resolved.match ? resolved.match.route : null };
+  page.controller = new AbortController();
   pageRoot.replaceChildren();
   showFlash();
-  const context = { params, query, user, navigate, flash, signal: controller.signal, safeNext };
-  let cleanup = null;
-  if (module) {
-    title = module.title;
-    cleanup = module.render(pageRoot, context);
-  } else {
-    title = "Could not load the page";
-    pageRoot.append(
-      h("h1", { class: "page-title", tabindex: "-1" }, title),
-      h("p", {}, "Check your connection and reload the page."),
-    );
-  }
-  currentPage = { path, route: match ? match.route : null, controller, cleanup };
+  const title = module ? mountPage(module, page, resolved.params, query) : showModuleFailure();
+  currentPage = page;
   main.removeAttribute("aria-busy");
   document.title = title ? `${title} · ${SITE_NAME}` : SITE_NAME;
   renderNav();
   refreshCounts();
+  focusPage(ticket);
+}
 
-  // Move focus to the new page's heading so keyboard and screen-reader users
-  // start reading there; on the first load the browser keeps its default.
-  if (ticket > 1) {
-    const heading = pageRoot.querySelector("h1");
-    if (heading) heading.focus({ preventScroll: false });
-    else main.focus();
+function mountPage(module, page, params, query) {
+  const guardLeave = (check) => {
+    page.guard = check;
+  };
+  const context = { params, query, user: getUser(), navigate, flash, signal: page.controller.signal, safeNext, guardLeave };
+  page.cleanup = module.render(pageRoot, context);
+  return module.title;
+}
+
+// Move focus to the new page's heading so keyboard and screen-reader users
+// start reading there; on the first load the browser keeps its default.
+function focusPage(ticket) {
+  if (ticket <= 1) return;
+  const heading = pageRoot.querySelector("h1");
+  if (heading) heading.focus({ preventScroll: false });
+  else main.focus();
+}
+
+// --- leaving a page with unsaved changes ---------------------------------------------
+
+// What leaving the current page would lose ("Your changes to CS-101"), or null.
+function unsavedWork() {
+  if (!currentPage || leaveConfirmed || typeof currentPage.guard !== "function") return null;
+  return currentPage.guard() || null;
+}
+
+// Resolves true when the page may be left: nothing unsaved, or the user agrees.
+async function confirmLeave() {
+  const lost = unsavedWork();
+  if (!lost) return true;
+  const leave = await confirmDialog({
+    title: "Leave without saving?",
+    message: `${lost} will be lost.`,
+    confirmLabel: "Leave page",
+    cancelLabel: "Stay on this page",
+    danger: true,
+  });
+  if (leave) leaveConfirmed = true;
+  return leave;
+}
+
+// In-app links ask before the address changes, so "Stay" leaves history alone.
+async function guardLinks(event) {
+  const link = event.target.closest && event.target.closest('a[href^="#/"]');
+  if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  if (!unsavedWork()) return;
+  event.preventDefault();
+  if (await confirmLeave()) window.location.hash = link.getAttribute("href");
+}
+
+// Back, forward or a typed address: the address has changed already; on
+// "Stay" it goes back to the page's own.
+async function onHashChange() {
+  if (currentPage && window.location.hash !== currentPage.hash && unsavedWork()) {
+    const target = window.location.hash;
+    history.replaceState(history.state, "", currentPage.hash);
+    if (!(await confirmLeave())) return;
+    history.replaceState(history.state, "", target);
   }
+  renderRoute();
+}
+
+// Closing or reloading the tab: the browser asks in its own words.
+function onBeforeUnload(event) {
+  if (!unsavedWork()) return;
+  event.preventDefault();
+  event.returnValue = "";
 }
 
 function renderNav() {
@@ -165,6 +233,7 @@ function renderNav() {
 
 async function signOut(event) {
   const button = event.currentTarget;
+  if (!(await confirmLeave())) return;
   button.disabled = true;
   signingOut = true;
   try {
@@ -207,7 +276,9 @@ function setUpShell() {
     (heading || main).focus();
   });
 
-  window.addEventListener("hashchange", renderRoute);
+  window.addEventListener("hashchange", onHashChange);
+  window.addEventListener("beforeunload", onBeforeUnload);
+  document.addEventListener("click", guardLinks, true);
 
   onUserChange((user) => {
     renderNav();

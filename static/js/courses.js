@@ -1,7 +1,7 @@
 // What the catalog pages share: formatting of money, dates and schedules,
 // the course and enrollment badges, the course card and enrollment actions.
 import { api } from "./api.js";
-import { h } from "./dom.js";
+import { confirmDialog, h } from "./dom.js";
 
 export const WEEKDAYS = [
   { value: "monday", short: "Mon", label: "Monday" },
@@ -107,12 +107,21 @@ export function formatDateRange(start, end) {
   return `${formatDay(start)} – ${formatDay(end)}`;
 }
 
-// A moment (an ISO timestamp), in the viewer's time zone.
+// One time format everywhere: the 24-hour clock ("18:00"), as in the course
+// schedules, whatever the browser's locale would pick.
+const MOMENT_FORMAT = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+
+// A moment (an ISO timestamp), in the viewer's time zone: "Mar 4, 2026, 18:00".
 export function formatMoment(value) {
   if (!value) return "";
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
-  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return date.toLocaleString(undefined, MOMENT_FORMAT);
+}
+
+// The same as an element that never wraps inside a narrow table cell.
+export function momentElement(value) {
+  return h("time", { class: "moment", datetime: value }, formatMoment(value));
 }
 
 // Today's date in UTC ("2026-03-02"): the server decides by UTC dates.
@@ -274,24 +283,36 @@ export const enrollmentActions = {
     api.post(`/api/catalog/enrollments/${encodeURIComponent(enrollmentId)}/drop`, undefined, { signal }),
 };
 
-// A page-level pair of live regions: say() confirms, complain() reports errors.
-export function messageRegions() {
-  const alert = h("div", { class: "form-alert", role: "alert" });
-  const status = h("div", { class: "form-status", role: "status" });
-  const set = (region, other, message) => {
-    other.classList.remove("is-visible");
-    other.replaceChildren();
-    region.textContent = message || "";
-    region.classList.toggle("is-visible", Boolean(message));
-  };
-  return {
-    alert,
-    status,
-    say: (message) => set(status, alert, message),
-    complain: (message) => set(alert, status, message),
-    clear: () => {
-      set(status, alert, "");
-      set(alert, status, "");
-    },
-  };
+// The questions asked before an enrollment action that cannot be undone.
+export function confirmDrop(code, held) {
+  return confirmDialog({
+    title: `Drop ${code}?`,
+    message: held
+      ? "Your held seat goes back to the course, or to the first person on the waitlist."
+      : "You lose your seat; it goes to the first person on the waitlist.",
+    confirmLabel: "Drop course",
+    danger: true,
+  });
+}
+
+export function confirmLeaveWaitlist(code, position) {
+  return confirmDialog({
+    title: `Leave the waitlist for ${code}?`,
+    message: `You will lose your place${position ? ` (#${position})` : ""}. Joining again puts you at the end.`,
+    confirmLabel: "Leave waitlist",
+    danger: true,
+  });
+}
+
+// Archives a course after asking: the archived course, or null when cancelled.
+export async function archiveCourse(course, { signal } = {}) {
+  const confirmed = await confirmDialog({
+    title: `Archive ${course.code}?`,
+    message: "It leaves the catalog and takes no more enrollments. Its enrollments and history are kept.",
+    confirmLabel: "Archive course",
+    danger: true,
+  });
+  if (!confirmed) return null;
+  const data = await api.post(`${courseApi(course.id)}/archive`, undefined, { signal });
+  return data.course;
 }

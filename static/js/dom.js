@@ -61,64 +61,26 @@ export function focusLateHeading(root) {
 // One labelled form control with a hint and an error message linked through
 // aria-describedby. spec: {name, label, type ("textarea" for several lines),
 // autocomplete, hint, required, value, options: [{value, label}], min, max,
-// step, rows, optionalLabel, check(value) -> hint unmet?}. Returns
+// step, rows, pattern, describedBy (the id of a hint shared by several
+// fields), optionalLabel, check(value) -> hint unmet?}. Returns
 // {name, wrapper, control, setError(message)}.
 export function createField(formId, spec) {
   const id = spec.id || `${formId}-${spec.name}`;
-  const hintId = `${id}-hint`;
-  const errorId = `${id}-error`;
-  const attributes = {
-    id,
-    name: spec.name,
-    autocomplete: spec.autocomplete,
-    required: spec.required,
-    inputmode: spec.inputmode,
-    spellcheck: spec.spellcheck,
-    autocapitalize: spec.autocapitalize,
-    min: spec.min,
-    max: spec.max,
-    step: spec.step,
-    placeholder: spec.placeholder,
-  };
-  let control;
-  if (spec.type === "textarea") {
-    control = h("textarea", { ...attributes, rows: spec.rows || 5, value: spec.value });
-  } else if (spec.options) {
-    control = h(
-      "select",
-      attributes,
-      spec.options.map((option) =>
-        h("option", { value: option.value, selected: option.value === spec.value }, option.label),
-      ),
-    );
-  } else {
-    control = h("input", { ...attributes, type: spec.type || "text", value: spec.value });
-  }
-  const hint = spec.hint ? h("p", { class: "field-hint", id: hintId }, spec.hint) : null;
-  const error = h("p", { class: "field-error", id: errorId, hidden: true });
+  const control = fieldControl(id, spec);
+  const hint = spec.hint ? h("p", { class: "field-hint", id: `${id}-hint` }, spec.hint) : null;
+  const error = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
   const label = h("label", { for: id }, spec.label);
   if (!spec.required && spec.optionalLabel !== false && !spec.options) {
     label.append(" ", h("span", { class: "optional" }, "(optional)"));
   }
   const wrapper = h("div", { class: "field" }, label, control, hint, error);
-
   const describe = (withError) => {
-    const ids = [hint ? hintId : null, withError ? errorId : null].filter(Boolean);
+    const ids = [hint ? hint.id : null, spec.describedBy, withError ? error.id : null].filter(Boolean);
     if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
     else control.removeAttribute("aria-describedby");
   };
   describe(false);
-
-  if (spec.check && hint) {
-    // Client-side hints: the hint turns amber while the value does not fit.
-    const update = () => {
-      const unmet = control.value !== "" && !spec.check(control.value);
-      hint.classList.toggle("is-unmet", unmet);
-    };
-    control.addEventListener("input", update);
-    control.addEventListener("blur", update);
-  }
-
+  if (spec.check && hint) watchHint(control, hint, spec.check);
   return {
     name: spec.name,
     wrapper,
@@ -134,13 +96,46 @@ export function createField(formId, spec) {
   };
 }
 
+const CONTROL_ATTRIBUTES = [
+  "autocomplete",
+  "required",
+  "inputmode",
+  "spellcheck",
+  "autocapitalize",
+  "min",
+  "max",
+  "step",
+  "placeholder",
+  "pattern",
+  "maxlength",
+];
+
+function fieldControl(id, spec) {
+  const attributes = { id, name: spec.name };
+  for (const key of CONTROL_ATTRIBUTES) attributes[key] = spec[key];
+  if (spec.type === "textarea") return h("textarea", { ...attributes, rows: spec.rows || 5, value: spec.value });
+  if (spec.options) {
+    const options = spec.options.map((option) =>
+      h("option", { value: option.value, selected: option.value === spec.value }, option.label),
+    );
+    return h("select", attributes, options);
+  }
+  return h("input", { ...attributes, type: spec.type || "text", value: spec.value });
+}
+
+// Client-side hints: the hint turns amber while the value does not fit.
+function watchHint(control, hint, check) {
+  const update = () => hint.classList.toggle("is-unmet", control.value !== "" && !check(control.value));
+  control.addEventListener("input", update);
+  control.addEventListener("blur", update);
+}
+
 // A form with fields, a submit button and two live regions: role="alert" for
 // errors and role="status" for confirmations. onSubmit(values, form) may
 // throw an ApiError; its field messages are shown next to the fields.
 export function createForm({ id, fields, submitLabel, busyLabel, onSubmit, extraActions = [], className }) {
   const formId = id || uniqueId("form");
   const built = fields.map((spec) => createField(formId, spec));
-  const byName = new Map(built.map((entry) => [entry.name, entry]));
   const alert = h("div", { class: "form-alert", role: "alert" });
   const status = h("div", { class: "form-status", role: "status" });
   const submit = h("button", { type: "submit", class: "button button-primary" }, submitLabel);
@@ -152,81 +147,83 @@ export function createForm({ id, fields, submitLabel, busyLabel, onSubmit, extra
     h("div", { class: "form-actions" }, submit, extraActions),
     status,
   );
+  const form = formApi({ element, built, alert, status });
+  form.setBusy = (busy) => {
+    submit.disabled = busy;
+    element.setAttribute("aria-busy", busy ? "true" : "false");
+    submit.textContent = busy ? busyLabel || submitLabel : submitLabel;
+  };
+  element.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!submit.disabled) submitForm(form, onSubmit);
+  });
+  return form;
+}
 
+function formApi({ element, built, alert, status }) {
+  const byName = new Map(built.map((entry) => [entry.name, entry]));
+  const show = (region, message) => {
+    region.textContent = message;
+    region.classList.add("is-visible");
+  };
   const form = {
     element,
     field: (name) => byName.get(name),
-    values() {
-      const values = {};
-      for (const entry of built) {
-        values[entry.name] = entry.control.type === "password" ? entry.control.value : entry.control.value.trim();
-      }
-      return values;
-    },
+    values: () => Object.fromEntries(built.map((entry) => [entry.name, fieldValue(entry.control)])),
     clearMessages() {
-      alert.replaceChildren();
-      alert.classList.remove("is-visible");
-      status.replaceChildren();
-      status.classList.remove("is-visible");
+      for (const region of [alert, status]) {
+        region.replaceChildren();
+        region.classList.remove("is-visible");
+      }
       for (const entry of built) entry.setError("");
     },
-    showError(message) {
-      alert.textContent = message;
-      alert.classList.add("is-visible");
-    },
-    showStatus(message) {
-      status.textContent = message;
-      status.classList.add("is-visible");
-    },
-    // Field messages from the API go next to their fields; messages for
-    // fields this form does not show go into the form-level alert.
-    showFieldErrors(fieldErrors, message) {
-      const stray = [];
-      let first = null;
-      for (const [name, text] of Object.entries(fieldErrors || {})) {
-        const entry = byName.get(name);
-        if (entry) {
-          entry.setError(String(text));
-          first = first || entry;
-        } else {
-          stray.push(String(text));
-        }
-      }
-      const summary = [message, ...stray].filter(Boolean).join(" ");
-      if (summary) form.showError(summary);
-      if (first) first.control.focus();
-    },
-    setBusy(busy) {
-      submit.disabled = busy;
-      element.setAttribute("aria-busy", busy ? "true" : "false");
-      submit.textContent = busy ? busyLabel || submitLabel : submitLabel;
-    },
+    showError: (message) => show(alert, message),
+    showStatus: (message) => show(status, message),
+    showFieldErrors: (fieldErrors, message) => showFieldErrors(form, byName, fieldErrors, message),
     reset() {
       element.reset();
       for (const entry of built) entry.setError("");
     },
   };
-
-  element.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (submit.disabled) return;
-    form.clearMessages();
-    form.setBusy(true);
-    try {
-      await onSubmit(form.values(), form);
-    } catch (error) {
-      if (error && error.name === "AbortError") return;
-      if (error && error.fields && Object.keys(error.fields).length) {
-        form.showFieldErrors(error.fields, fieldSummary(error));
-      } else {
-        form.showError((error && error.message) || "Something went wrong. Please try again.");
-      }
-    } finally {
-      form.setBusy(false);
-    }
-  });
-
   return form;
+}
+
+const fieldValue = (control) => (control.type === "password" ? control.value : control.value.trim());
+
+// Field messages from the API go next to their fields; messages for fields
+// the form does not show go into the form-level alert.
+function showFieldErrors(form, byName, fieldErrors, message) {
+  const stray = [];
+  let first = null;
+  for (const [name, text] of Object.entries(fieldErrors || {})) {
+    const entry = byName.get(name);
+    if (entry) {
+      entry.setError(String(text));
+      first = first || entry;
+    } else {
+      stray.push(String(text));
+    }
+  }
+  const summary = [message, ...stray].filter(Boolean).join(" ");
+  if (summary) form.showError(summary);
+  if (first) first.control.focus();
+}
+
+async function submitForm(form, onSubmit) {
+  form.clearMessages();
+  form.setBusy(true);
+  try {
+    await onSubmit(form.values(), form);
+  } catch (error) {
+    if (error && error.name === "AbortError") return;
+    if (error && error.fields && Object.keys(error.fields).length) {
+      form.showFieldErrors(error.fields, fieldSummary(error));
+    } else {
+      form.showError((error && error.message) || "Something went wrong. Please try again.");
+    }
+  } finally {
+    form.setBusy(false);
+  }
 }
 
 function fieldSummary(error) {
@@ -235,11 +232,11 @@ function fieldSummary(error) {
 
 // A modal confirmation built on <dialog>. Resolves with true when confirmed;
 // with a `body` callback the dialog can hold extra controls.
-export function confirmDialog({ title, message, confirmLabel = "Confirm", danger = false, body }) {
+export function confirmDialog({ title, message, confirmLabel = "Confirm", cancelLabel = "Cancel", danger = false, body }) {
   return new Promise((resolve) => {
     const titleId = uniqueId("dialog-title");
     const messageId = uniqueId("dialog-message");
-    const cancel = h("button", { type: "button", class: "button", value: "cancel" }, "Cancel");
+    const cancel = h("button", { type: "button", class: "button", value: "cancel" }, cancelLabel);
     const confirm = h(
       "button",
       { type: "submit", class: danger ? "button button-danger" : "button button-primary", value: "confirm" },
@@ -301,4 +298,26 @@ export function icon(paths, className = "icon") {
     },
     paths.map((d) => svg("path", { d })),
   );
+}
+
+// A page-level pair of live regions: say() confirms, complain() reports errors.
+export function messageRegions() {
+  const alert = h("div", { class: "form-alert", role: "alert" });
+  const status = h("div", { class: "form-status", role: "status" });
+  const set = (region, other, message) => {
+    other.classList.remove("is-visible");
+    other.replaceChildren();
+    region.textContent = message || "";
+    region.classList.toggle("is-visible", Boolean(message));
+  };
+  return {
+    alert,
+    status,
+    say: (message) => set(status, alert, message),
+    complain: (message) => set(alert, status, message),
+    clear: () => {
+      set(status, alert, "");
+      set(alert, status, "");
+    },
+  };
 }

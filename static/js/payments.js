@@ -1,7 +1,7 @@
 // What the payment pages share: the API calls, status badges, amounts, due
 // dates ("due in 2 days") and the hand-off to the payment provider's page.
 import { api } from "./api.js";
-import { formatMoment, formatMoney } from "./courses.js";
+import { formatMoney, momentElement } from "./courses.js";
 import { h } from "./dom.js";
 
 export const PAYMENT_STATUSES = [
@@ -66,7 +66,7 @@ export function dueElement(payment) {
     "span",
     { class: until ? "due" : "due due-past", "data-testid": "payment-due" },
     until ? `Due ${until}` : "Past due",
-    h("span", { class: "due-date" }, ` (${formatMoment(payment.due_at)})`),
+    h("span", { class: "due-date" }, " (", momentElement(payment.due_at), ")"),
   );
 }
 
@@ -81,6 +81,15 @@ export async function payNow(payment, { signal } = {}) {
   const url = data.checkout_url || (data.payment && data.payment.checkout_url);
   if (!url) throw new Error("The payment page is not available right now. Please try again in a moment.");
   window.location.assign(url);
+}
+
+// Pays for a seat held outside a checkout (reserved on the course page, or
+// offered from the waitlist): opens its payment page. Resolves only when the
+// browser is leaving.
+export async function payForHold(enrollmentId, { signal } = {}) {
+  const data = await api.post(`/api/checkout/holds/${encodeURIComponent(enrollmentId)}/pay`, undefined, { signal });
+  if (!data.checkout_url) throw new Error("The payment page is not available right now. Please try again in a moment.");
+  window.location.assign(data.checkout_url);
 }
 
 export async function refundPayment(payment, { signal } = {}) {

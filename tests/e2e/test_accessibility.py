@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
+from tests.e2e.network import HeldRequests, fail_api_calls
 from tests.e2e.support import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -128,3 +130,35 @@ def test_cart_payment_and_notification_pages_are_accessible(
     tour_checkout_pages(
         page_factory, catalog, assert_accessible, viewport=viewport, color_scheme=color_scheme
     )
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_loading_and_failure_states_are_accessible(
+    page_factory: PageFactory, catalog: CatalogData, color_scheme: str
+) -> None:
+    catalog.course(catalog.user("instructor"), title=f"Pewter {color_scheme}")
+    page = page_factory(color_scheme=color_scheme)
+    now = datetime.now(UTC)
+    page.clock.install(time=now)
+    page.clock.pause_at(now + timedelta(seconds=1))
+
+    # A list still loading: the spinner and its words.
+    held = HeldRequests(page, "**/api/catalog/courses?*")
+    with page.expect_request("**/api/catalog/courses?*"):
+        page.goto("/#/catalog")
+    page.clock.run_for(250)
+    expect(page.get_by_test_id("loading")).to_be_visible()
+    page.clock.resume()  # axe itself runs on timers
+    assert_accessible(page, "catalog, loading")
+    held.release()
+    expect(page.get_by_role("list", name="Courses")).to_be_visible()
+
+    # A list and a whole page that could not load: the error and its Retry.
+    fail_api_calls(page)
+    page.get_by_role("search").get_by_label("Search").fill("anything")
+    page.get_by_role("search").get_by_role("button", name="Search").click()
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    assert_accessible(page, "catalog, could not load")
+    page.goto("/#/courses/any-course")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Could not load the course")
+    assert_accessible(page, "course page, could not load")

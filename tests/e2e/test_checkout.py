@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
+from tests.e2e.screen import moments_with_lines
 from tests.e2e.support import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -308,3 +309,38 @@ def test_an_administrator_refunds_a_paid_payment(
     learner.goto(f"/#/payments/{payment['id']}")
     expect(learner.get_by_test_id("payment-state")).to_contain_text("Refunded")
     expect(learner.get_by_test_id("receipt")).to_contain_text("Refunded on")
+
+
+# "Dec 4, 2026, 18:00": the 24-hour clock, whatever the browser's locale would pick.
+MOMENT_24H = re.compile(r"[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{2}:\d{2}")
+
+
+@pytest.mark.parametrize(
+    "viewport",
+    [
+        pytest.param({"width": 1280, "height": 900}, id="desktop"),
+        pytest.param({"width": 360, "height": 740}, id="phone"),
+    ],
+)
+def test_times_are_on_the_24_hour_clock_and_never_wrap(
+    page_factory: PageFactory, catalog: CatalogData, viewport: dict[str, int]
+) -> None:
+    # GIVEN a payment waiting to be paid: started at one moment, due at another
+    student = catalog.user("student")
+    teacher = catalog.user("instructor")
+    course = catalog.course(teacher, title=f"Tatting {unique_token()}", price=1500)
+    catalog.checkout(student, [course])
+
+    # WHEN an administrator in a US-English browser lists the student's payments
+    admin = page_factory(viewport=viewport, locale="en-US")
+    sign_in(admin, ADMIN_USERNAME, ADMIN_PASSWORD)
+    admin.goto(f"/#/admin/payments?student_id={student.id}")
+    dates = admin.locator("tbody tr").locator("td[data-label='Dates']")
+    expect(dates).to_contain_text("Started")
+
+    # THEN every moment reads "Mon D, YYYY, HH:MM" and sits on one line
+    moments = moments_with_lines(dates)
+    assert len(moments) == 2, moments
+    for moment in moments:
+        assert MOMENT_24H.fullmatch(moment["text"]), moment
+        assert moment["lines"] == 1, moment

@@ -8,7 +8,15 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.support import EN_DASH, CatalogData, sign_in, unique_token
+from tests.e2e.support import (
+    EN_DASH,
+    PAYING_CARD,
+    WEBHOOK_TIMEOUT_MS,
+    CatalogData,
+    pay_on_the_simulator_page,
+    sign_in,
+    unique_token,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -240,3 +248,65 @@ def test_a_seat_reserved_on_the_course_page_is_paid_from_my_courses(
     expect(page.get_by_text("Payment received")).to_be_visible(timeout=60_000)
     main_nav(page).get_by_role("link", name="My courses").click()
     expect(group(page, "Enrolled (1)")).to_contain_text(f"Pottery {token}")
+
+
+def enrollment_panel(page: Page) -> Locator:
+    return page.get_by_role("region", name="Enrollment")
+
+
+def test_a_pay_now_course_says_pay_now_and_goes_to_pay(page: Page, catalog: CatalogData) -> None:
+    # GIVEN a paid course with no days to pay (the seat is held only while paying)
+    token = unique_token()
+    course = catalog.course(
+        catalog.user("instructor"), title=f"Tapestry {token}", price=4500, payment_due_days=0
+    )
+    student = catalog.user("student")
+    sign_in(page, student.username, student.password)
+
+    # WHEN a student opens it THEN the button and the words say the same thing
+    page.goto(f"/#/courses/{course['id']}")
+    panel = enrollment_panel(page)
+    expect(panel.get_by_role("button", name="Pay now")).to_be_visible()
+    expect(panel.get_by_role("button", name="Reserve seat")).to_have_count(0)
+    expect(panel).to_contain_text("It is held for 30 minutes while you pay")
+    expect(panel).not_to_contain_text("when you reserve your seat")
+
+    # WHEN they pay now THEN the payment page opens at once, and paying enrolls them
+    panel.get_by_role("button", name="Pay now").click()
+    pay_on_the_simulator_page(page, PAYING_CARD)
+    expect(page.get_by_test_id("payment-state")).to_contain_text(
+        "Payment received", timeout=WEBHOOK_TIMEOUT_MS
+    )
+    page.goto(f"/#/courses/{course['id']}")
+    expect(page.get_by_test_id("enrollment-state")).to_contain_text("Enrolled")
+
+
+def test_a_course_with_days_to_pay_offers_to_reserve_a_seat(
+    page: Page, catalog: CatalogData
+) -> None:
+    course = catalog.course(
+        catalog.user("instructor"), title=f"Dyeing {unique_token()}", price=4500
+    )
+    page.goto(f"/#/courses/{course['id']}")
+    panel = enrollment_panel(page)
+    expect(panel).to_contain_text("Reserve a seat now and pay within 7 days")
+    expect(panel.get_by_role("link", name="Sign in to enroll")).to_be_visible()
+
+
+def test_a_full_course_tells_guests_about_the_waitlist(page: Page, catalog: CatalogData) -> None:
+    # GIVEN a full course with days to pay
+    course = catalog.course(
+        catalog.user("instructor"), title=f"Spinning {unique_token()}", capacity=1, price=9900
+    )
+    catalog.enroll(catalog.user("student"), course)
+
+    # WHEN a signed-out visitor opens it
+    page.goto(f"/#/courses/{course['id']}")
+
+    # THEN it explains the waitlist, not how long a seat would be held
+    panel = enrollment_panel(page)
+    expect(panel).to_contain_text("This course is full. Nobody is on the waitlist yet.")
+    expect(panel).to_contain_text("You get a seat when one frees up")
+    expect(panel).not_to_contain_text("held")
+    expect(panel).not_to_contain_text("Reserv")
+    expect(panel.get_by_role("link", name="Sign in to join the waitlist")).to_be_visible()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -110,14 +111,15 @@ def test_an_administrator_sends_failed_email_again(
     student = catalog.register_student(full_name=f"Mail {unique_token()}")
     fail_every_delivery_to(server, student.id)
 
-    # WHEN an administrator opens the failed deliveries
+    # WHEN an administrator opens the e-mail page
     sign_in(page, ADMIN_USERNAME, ADMIN_PASSWORD)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="E-mail").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("E-mail deliveries")
-    expect(page.get_by_label("Status")).to_have_value("failed")
+    expect(page.get_by_label("Show")).to_have_value("attention")
 
-    # THEN the student's welcome is there, with its error
-    row = page.locator("tbody tr").filter(has_text=student.full_name)
+    # THEN the student's welcome is among the failed ones, with its error
+    failed = page.get_by_role("region", name="Failed")
+    row = failed.locator("tbody tr").filter(has_text=student.full_name)
     expect(row).to_contain_text("Welcome")
     expect(row).to_contain_text("Connection refused")
 
@@ -129,5 +131,37 @@ def test_an_administrator_sends_failed_email_again(
             has_text=f"The welcome e-mail to {student.full_name} is queued to be sent again."
         )
     ).to_be_visible()
-    page.get_by_label("Status").select_option("pending")
+    page.get_by_label("Show").select_option("pending")
     expect(page.locator("tbody tr").filter(has_text=student.full_name)).to_contain_text("Welcome")
+
+
+def test_the_email_page_shows_what_needs_attention_first(
+    page: Page, catalog: CatalogData, server: Server
+) -> None:
+    # GIVEN a welcome that failed, and one still queued (no scheduler runs here)
+    token = unique_token()
+    failed = catalog.register_student(full_name=f"Failed {token}")
+    fail_every_delivery_to(server, failed.id)
+    stuck = catalog.register_student(full_name=f"Stuck {token}")
+
+    # WHEN an administrator opens the e-mail page ten minutes later
+    page.clock.install(time=datetime.now(UTC) + timedelta(minutes=10))
+    sign_in(page, ADMIN_USERNAME, ADMIN_PASSWORD)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="E-mail").click()
+
+    # THEN, without choosing anything, the failed one shows with its error
+    failed_row = page.locator("tbody tr").filter(has_text=failed.full_name)
+    expect(failed_row).to_contain_text("Connection refused")
+
+    # AND the stuck one shows as late, with the likely cause; no error, no "None"
+    stuck_row = page.locator("tbody tr").filter(has_text=stuck.full_name)
+    expect(stuck_row).to_contain_text("Welcome")
+    expect(stuck_row).to_contain_text("Late")
+    expect(stuck_row.locator("td[data-label='Last error']")).to_have_text("")
+    queue = page.get_by_role("region", name="Waiting in the queue")
+    expect(queue.get_by_test_id("late-note")).to_contain_text("scheduler")
+
+    # AND the queue alone says nothing about an error either
+    page.get_by_label("Show").select_option("pending")
+    expect(stuck_row).to_be_visible()
+    expect(stuck_row).not_to_contain_text("None")

@@ -4,17 +4,16 @@ import {
   WEEKDAYS,
   courseCard,
   currencyDigits,
-  messageRegions,
   rememberCatalogHash,
   toMinorUnits,
 } from "../courses.js";
 import { canAddToCart, cartAction } from "../cart.js";
-import { h, pageHeading } from "../dom.js";
+import { h, messageRegions, pageHeading } from "../dom.js";
+import { cardsView, filterBar, keepInAddress, oneOf, pagedList } from "../list.js";
 
 export const title = "Course catalog";
 
 const PAGE_SIZE = 20;
-const SEARCH_DELAY_MS = 300;
 const SORTS = [
   { value: "code", label: "Course code" },
   { value: "title", label: "Title (A–Z)" },
@@ -27,298 +26,176 @@ const DEFAULT_SORT = "code";
 // Prices in the filter are typed in major units (dollars, euros); the API
 // compares minor units.
 const FILTER_CURRENCY = "usd";
+const PRICE_NAMES = ["price_min", "price_max"];
 
 // The filters as they appear in the page's address: "#/catalog?q=…&status=open".
 function filtersFromQuery(query) {
-  const pick = (value, allowed) => (allowed.includes(value) ? value : "");
   return {
     q: (query.q || "").slice(0, 200),
-    status: pick(query.status, COURSE_STATUSES.map((s) => s.value)),
-    weekday: pick(query.weekday, WEEKDAYS.map((d) => d.value)),
+    sort: oneOf(query.sort, SORTS.map((s) => s.value), DEFAULT_SORT),
+    status: oneOf(query.status, COURSE_STATUSES.map((s) => s.value)),
+    weekday: oneOf(query.weekday, WEEKDAYS.map((d) => d.value)),
     price_min: query.price_min || "",
     price_max: query.price_max || "",
-    sort: pick(query.sort, SORTS.map((s) => s.value)) || DEFAULT_SORT,
     instructor: query.instructor || "",
   };
 }
 
+const hasFilters = ({ q, status, weekday, price_min: low, price_max: high, instructor }) =>
+  Boolean(q || status || weekday || low || high || instructor);
+
+function fetchCourses(filters, cursor, signal) {
+  const query = queryString({
+    q: filters.q,
+    status: filters.status,
+    weekday: filters.weekday,
+    instructor: filters.instructor,
+    min_price: filters.price_min === "" ? "" : toMinorUnits(filters.price_min, FILTER_CURRENCY),
+    max_price: filters.price_max === "" ? "" : toMinorUnits(filters.price_max, FILTER_CURRENCY),
+    sort: filters.sort,
+    limit: PAGE_SIZE,
+    cursor,
+  });
+  return api.get(`/api/catalog/courses${query}`, { signal });
+}
+
 export function render(root, { query, signal, user }) {
-  const state = { filters: filtersFromQuery(query), nextCursor: null, loading: null, count: 0, instructorName: "" };
-  const messages = messageRegions();
-
-  // --- filters --------------------------------------------------------------
-  const control = (tag, props, ...children) => h(tag, { ...props, id: `catalog-${props.name}` }, ...children);
-  const search = control("input", {
-    name: "q",
-    type: "search",
-    autocomplete: "off",
-    placeholder: "Title, code or instructor",
-    value: state.filters.q,
-  });
-  const status = control(
-    "select",
-    { name: "status" },
-    h("option", { value: "" }, "Any status"),
-    COURSE_STATUSES.map((s) => h("option", { value: s.value, selected: s.value === state.filters.status }, s.label)),
-  );
-  const weekday = control(
-    "select",
-    { name: "weekday" },
-    h("option", { value: "" }, "Any day"),
-    WEEKDAYS.map((d) => h("option", { value: d.value, selected: d.value === state.filters.weekday }, d.label)),
-  );
-  const priceInput = (name, placeholder) =>
-    control("input", {
-      name,
-      type: "text",
-      inputmode: "decimal",
-      autocomplete: "off",
-      placeholder,
-      value: state.filters[name],
-      "aria-describedby": "catalog-price-error",
-    });
-  const priceMin = priceInput("price_min", "0");
-  const priceMax = priceInput("price_max", "Any");
-  const priceError = h("p", { class: "field-error", id: "catalog-price-error", hidden: true });
-  const sort = control(
-    "select",
-    { name: "sort" },
-    SORTS.map((s) => h("option", { value: s.value, selected: s.value === state.filters.sort }, s.label)),
-  );
-  const instructorChip = h("p", { class: "filter-chip", hidden: true });
-  const clearButton = h("button", { type: "button", class: "button button-small" }, "Clear filters");
-
-  const field = (label, input, className = "field") =>
-    h("div", { class: className }, h("label", { for: input.id }, label), input);
-  const filterForm = h(
-    "form",
-    { class: "filters catalog-filters", role: "search", "aria-label": "Find courses" },
-    field("Search", search, "field field-search"),
-    field("Sort by", sort, "field field-sort"),
-    h("div", { class: "field field-button" }, h("button", { type: "submit", class: "button" }, "Search")),
-    field("Status", status),
-    field("Day", weekday),
-    field("Min price ($)", priceMin),
-    field("Max price ($)", priceMax),
-    h("div", { class: "field field-clear" }, clearButton),
-    priceError,
-  );
-
-  // --- results --------------------------------------------------------------
-  const summary = h("p", { class: "list-summary", "aria-live": "polite" });
-  const list = h("ul", { class: "course-grid", "aria-label": "Courses" });
-  const empty = h(
-    "div",
-    { class: "empty-state", hidden: true },
-    h("button", { type: "button", class: "button", on: { click: clearFilters } }, "Clear filters"),
-  );
-  const loadMore = h("button", { type: "button", class: "button", hidden: true }, "Load more courses");
-  const results = h(
-    "section",
-    { class: "catalog-results", "aria-label": "Results" },
-    summary,
-    list,
-    empty,
-    h("div", { class: "list-more" }, loadMore),
-  );
-
-  function showInstructorChip() {
-    instructorChip.replaceChildren();
-    instructorChip.hidden = !state.filters.instructor;
-    if (!state.filters.instructor) return;
-    instructorChip.append(
-      h("span", {}, "Taught by ", h("strong", {}, state.instructorName || "the chosen instructor")),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "button button-small",
-          on: {
-            click: () => {
-              state.filters.instructor = "";
-              state.instructorName = "";
-              applyFilters({ force: true });
-              search.focus();
-            },
-          },
-        },
-        "Show all instructors",
-      ),
-    );
-  }
-
-  // Students can put an open course in their cart straight from its card.
-  function cardActions(course) {
-    if (!canAddToCart(course, user)) return null;
-    return cartAction(course, {
-      signal,
-      named: true,
-      say: (message) => messages.say(message),
-      complain: (error) => messages.complain(`${course.code}: ${error.message}`),
-    });
-  }
-
-  function hasFilters() {
-    const { q, status: s, weekday: w, price_min: lo, price_max: hi, instructor } = state.filters;
-    return Boolean(q || s || w || lo || hi || instructor);
-  }
-
-  function updateSummary() {
-    const count = state.count;
-    if (!count) summary.textContent = hasFilters() ? "No course matches these filters." : "No courses in the catalog yet.";
-    else {
-      const noun = count === 1 ? "course" : "courses";
-      summary.textContent = `Showing ${count} ${noun}${state.nextCursor ? "; there are more" : ""}.`;
-    }
-    empty.hidden = count !== 0 || !hasFilters();
-    loadMore.hidden = !state.nextCursor;
-    clearButton.hidden = !hasFilters();
-  }
-
-  // The address keeps the filters, so a reload or a shared link shows the same list.
-  function syncAddress() {
-    const { sort: sortValue, ...rest } = state.filters;
-    const target = `#/catalog${queryString({ ...rest, sort: sortValue === DEFAULT_SORT ? "" : sortValue })}`;
-    if (window.location.hash !== target) history.replaceState(history.state, "", target);
-    rememberCatalogHash(target);
-  }
-
-  function apiQuery(cursor) {
-    const f = state.filters;
-    return queryString({
-      q: f.q,
-      status: f.status,
-      weekday: f.weekday,
-      instructor: f.instructor,
-      min_price: f.price_min === "" ? "" : toMinorUnits(f.price_min, FILTER_CURRENCY),
-      max_price: f.price_max === "" ? "" : toMinorUnits(f.price_max, FILTER_CURRENCY),
-      sort: f.sort,
-      limit: PAGE_SIZE,
-      cursor,
-    });
-  }
-
-  async function load({ reset }) {
-    if (state.loading) state.loading.abort();
-    const controller = new AbortController();
-    state.loading = controller;
-    const abort = () => controller.abort();
-    signal.addEventListener("abort", abort);
-    loadMore.disabled = true;
-    results.setAttribute("aria-busy", "true");
-    try {
-      const data = await api.get(`/api/catalog/courses${apiQuery(reset ? null : state.nextCursor)}`, {
-        signal: controller.signal,
-      });
-      const items = data.items || [];
-      if (reset) {
-        list.replaceChildren();
-        state.count = 0;
-      }
-      const cards = items.map((course) => courseCard(course, { actions: cardActions(course) }));
-      list.append(...cards);
-      state.count += items.length;
-      state.nextCursor = data.next_cursor || null;
-      if (state.filters.instructor && items.length && !state.instructorName) {
-        state.instructorName = items[0].instructor.full_name;
-      }
-      showInstructorChip();
-      updateSummary();
-      messages.clear();
-      // After "Load more", keyboard users continue at the first new course.
-      if (!reset && cards.length) cards[0].querySelector("a").focus();
-    } catch (error) {
-      if (error.name !== "AbortError") messages.complain(error.message);
-    } finally {
-      signal.removeEventListener("abort", abort);
-      if (state.loading === controller) {
-        state.loading = null;
-        loadMore.disabled = false;
-        results.removeAttribute("aria-busy");
-      }
-    }
-  }
-
-  function readPrice(input) {
-    const text = input.value.trim();
-    if (text === "") return { ok: true, value: "" };
-    return toMinorUnits(text, FILTER_CURRENCY) === null ? { ok: false } : { ok: true, value: text };
-  }
-
-  function showPriceError(message) {
-    priceError.textContent = message || "";
-    priceError.hidden = !message;
-    for (const input of [priceMin, priceMax]) {
-      const bad = Boolean(message) && !readPrice(input).ok;
-      input.closest(".field").classList.toggle("has-error", bad);
-      if (bad) input.setAttribute("aria-invalid", "true");
-      else input.removeAttribute("aria-invalid");
-    }
-  }
-
-  function applyFilters({ force = false } = {}) {
-    const low = readPrice(priceMin);
-    const high = readPrice(priceMax);
-    if (!low.ok || !high.ok) {
-      const digits = currencyDigits(FILTER_CURRENCY);
-      showPriceError(`Enter a price as a number, like 50 or 49.${"9".repeat(digits)}.`);
-      return;
-    }
-    showPriceError("");
-    const filters = {
-      q: search.value.trim(),
-      status: status.value,
-      weekday: weekday.value,
-      price_min: low.value,
-      price_max: high.value,
-      sort: sort.value,
-      instructor: state.filters.instructor,
-    };
-    if (!force && JSON.stringify(filters) === JSON.stringify(state.filters)) return;
-    state.filters = filters;
-    syncAddress();
-    load({ reset: true });
-  }
-
-  function clearFilters() {
-    search.value = "";
-    status.value = "";
-    weekday.value = "";
-    priceMin.value = "";
-    priceMax.value = "";
-    sort.value = DEFAULT_SORT;
-    state.filters.instructor = "";
-    state.instructorName = "";
-    applyFilters({ force: true });
-    search.focus();
-  }
-
-  let typingTimer = null;
-  const later = () => {
-    clearTimeout(typingTimer);
-    typingTimer = setTimeout(() => applyFilters(), SEARCH_DELAY_MS);
-  };
-  search.addEventListener("input", later);
-  priceMin.addEventListener("input", later);
-  priceMax.addEventListener("input", later);
-  for (const select of [status, weekday, sort]) select.addEventListener("change", () => applyFilters());
-  filterForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    clearTimeout(typingTimer);
-    applyFilters();
-  });
-  clearButton.addEventListener("click", clearFilters);
-  loadMore.addEventListener("click", () => load({ reset: false }));
-
+  const page = { signal, user, messages: messageRegions(), filters: filtersFromQuery(query), instructorName: "" };
+  page.priceError = h("p", { class: "field-error", id: "catalog-price-error", hidden: true });
+  page.clearButton = h("button", { type: "button", class: "button button-small", on: { click: () => clearFilters(page) } }, "Clear filters");
+  page.chip = h("p", { class: "filter-chip", hidden: true });
+  page.list = catalogList(page);
+  page.bar = catalogFilters(page);
   root.append(
     ...pageHeading(title, "Find a course by subject, instructor, day or price."),
-    h("div", { class: "card catalog-search" }, filterForm, instructorChip),
-    messages.alert,
-    messages.status,
-    results,
+    h("div", { class: "card catalog-search" }, page.bar.element, page.chip),
+    page.messages.alert,
+    page.messages.status,
+    h("section", { class: "catalog-results", "aria-label": "Results" }, page.list.element),
   );
-  syncAddress();
-  load({ reset: true });
+  show(page);
+}
 
-  return () => clearTimeout(typingTimer);
+function catalogList(page) {
+  const empty = h(
+    "div",
+    { class: "empty-state" },
+    h("button", { type: "button", class: "button", on: { click: () => clearFilters(page) } }, "Clear filters"),
+  );
+  return pagedList({
+    signal: page.signal,
+    view: cardsView({ label: "Courses", className: "course-grid", item: (course) => courseCard(course, { actions: cardActions(page, course) }) }),
+    fetchPage: fetchCourses,
+    noun: ["course", "courses"],
+    emptyText: (filters) => (hasFilters(filters) ? "No course matches these filters." : "No courses in the catalog yet."),
+    emptyContent: empty,
+    loadMoreLabel: "Load more courses",
+    loadingLabel: "Loading courses…",
+    focusNew: (node) => node.querySelector("a"),
+    onPage: (data) => {
+      const items = data.items || [];
+      if (page.filters.instructor && items.length && !page.instructorName) page.instructorName = items[0].instructor.full_name;
+      showInstructorChip(page);
+      page.clearButton.hidden = !hasFilters(page.filters);
+      empty.hidden = page.list.count() !== 0 || !hasFilters(page.filters);
+    },
+  });
+}
+
+function catalogFilters(page) {
+  const f = page.filters;
+  const price = (name, label, placeholder) => ({
+    name,
+    label,
+    kind: "text",
+    value: f[name],
+    placeholder,
+    attrs: { inputmode: "decimal", "aria-describedby": "catalog-price-error" },
+  });
+  return filterBar({
+    idPrefix: "catalog",
+    label: "Find courses",
+    className: "filters catalog-filters",
+    signal: page.signal,
+    fields: [
+      { name: "q", label: "Search", kind: "search", className: "field field-search", value: f.q, placeholder: "Title, code or instructor" },
+      { name: "sort", label: "Sort by", kind: "select", className: "field field-sort", value: f.sort, options: SORTS },
+      { kind: "submit", label: "Search" },
+      { name: "status", label: "Status", kind: "select", value: f.status, options: [{ value: "", label: "Any status" }, ...COURSE_STATUSES] },
+      { name: "weekday", label: "Day", kind: "select", value: f.weekday, options: [{ value: "", label: "Any day" }, ...WEEKDAYS] },
+      price("price_min", "Min price ($)", "0"),
+      price("price_max", "Max price ($)", "Any"),
+      { kind: "node", node: h("div", { class: "field field-clear" }, page.clearButton) },
+      { kind: "node", node: page.priceError },
+    ],
+    onChange: (values) => applyFilters(page, values),
+  });
+}
+
+// Students can put an open course in their cart straight from its card.
+function cardActions(page, course) {
+  if (!canAddToCart(course, page.user)) return null;
+  return cartAction(course, {
+    signal: page.signal,
+    named: true,
+    say: (message) => page.messages.say(message),
+    complain: (error) => page.messages.complain(`${course.code}: ${error.message}`),
+  });
+}
+
+// The address keeps the filters, so a reload or a shared link shows the same list.
+function show(page) {
+  const { sort, ...rest } = page.filters;
+  rememberCatalogHash(keepInAddress("/catalog", { ...rest, sort: sort === DEFAULT_SORT ? "" : sort }));
+  page.clearButton.hidden = !hasFilters(page.filters);
+  showInstructorChip(page);
+  page.messages.clear();
+  page.list.load(page.filters);
+}
+
+const priceOk = (text) => text === "" || toMinorUnits(text, FILTER_CURRENCY) !== null;
+
+function showPriceError(page, values) {
+  const bad = PRICE_NAMES.filter((name) => !priceOk(values[name]));
+  const digits = currencyDigits(FILTER_CURRENCY);
+  page.priceError.textContent = bad.length ? `Enter a price as a number, like 50 or 49.${"9".repeat(digits)}.` : "";
+  page.priceError.hidden = !bad.length;
+  for (const name of PRICE_NAMES) {
+    const input = page.bar.control(name);
+    input.closest(".field").classList.toggle("has-error", bad.includes(name));
+    if (bad.includes(name)) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+  return bad.length === 0;
+}
+
+function applyFilters(page, values) {
+  if (!showPriceError(page, values)) return;
+  page.filters = { ...values, instructor: page.filters.instructor };
+  show(page);
+}
+
+function clearFilters(page) {
+  page.bar.set({ q: "", status: "", weekday: "", price_min: "", price_max: "", sort: DEFAULT_SORT });
+  page.filters.instructor = "";
+  page.instructorName = "";
+  page.bar.emit({ force: true });
+  page.bar.control("q").focus();
+}
+
+function showInstructorChip(page) {
+  const { instructor } = page.filters;
+  page.chip.replaceChildren();
+  page.chip.hidden = !instructor;
+  if (!instructor) return;
+  const showAll = () => {
+    page.filters.instructor = "";
+    page.instructorName = "";
+    page.bar.emit({ force: true });
+    page.bar.control("q").focus();
+  };
+  page.chip.append(
+    h("span", {}, "Taught by ", h("strong", {}, page.instructorName || "the chosen instructor")),
+    h("button", { type: "button", class: "button button-small", on: { click: showAll } }, "Show all instructors"),
+  );
 }

@@ -18,7 +18,7 @@ function forgotLink(loginControl) {
   return link;
 }
 
-export function render(root, { query, navigate, safeNext }) {
+export function render(root, context) {
   const form = createForm({
     id: "login-form",
     submitLabel: "Sign in",
@@ -34,31 +34,7 @@ export function render(root, { query, navigate, safeNext }) {
       },
       { name: "password", label: "Password", type: "password", autocomplete: "current-password", required: true },
     ],
-    async onSubmit(values, view) {
-      const missing = {};
-      if (!values.login) missing.login = "Enter your username or e-mail address.";
-      if (!values.password) missing.password = "Enter your password.";
-      if (Object.keys(missing).length) {
-        view.showFieldErrors(missing);
-        return;
-      }
-      try {
-        await login(values.login, values.password);
-      } catch (error) {
-        if (error.status === 429) {
-          view.showError(tooManyAttemptsMessage(error.retryAfter));
-          return;
-        }
-        if (error.status === 401 || error.status === 403) {
-          view.showError(error.message);
-          view.field("password").control.value = "";
-          view.field("password").control.focus();
-          return;
-        }
-        throw error;
-      }
-      navigate(safeNext(query.next));
-    },
+    onSubmit: (values, view) => signIn(values, view, context),
   });
 
   root.append(
@@ -71,4 +47,30 @@ export function render(root, { query, navigate, safeNext }) {
       h("p", { class: "card-footer" }, "New here? ", h("a", { href: "#/register" }, "Create a student account")),
     ),
   );
+}
+
+async function signIn(values, view, { query, navigate, safeNext }) {
+  const missing = {};
+  if (!values.login) missing.login = "Enter your username or e-mail address.";
+  if (!values.password) missing.password = "Enter your password.";
+  if (Object.keys(missing).length) {
+    view.showFieldErrors(missing);
+    return;
+  }
+  try {
+    await login(values.login, values.password);
+  } catch (error) {
+    if (error.status === 429) {
+      view.showError(tooManyAttemptsMessage(error.retryAfter));
+      return;
+    }
+    if (error.status === 401 || error.status === 403) {
+      view.showError(error.message);
+      view.field("password").control.value = "";
+      view.field("password").control.focus();
+      return;
+    }
+    throw error;
+  }
+  navigate(safeNext(query.next));
 }

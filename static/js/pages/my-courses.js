@@ -1,18 +1,20 @@
 import { api } from "../api.js";
 import {
   archivedBadge,
+  confirmDrop,
+  confirmLeaveWaitlist,
   coursePath,
   enrollmentActions,
   enrollmentStatusBadge,
   formatDateRange,
-  formatMoment,
   formatMoney,
-  messageRegions,
+  momentElement,
   scheduleSummary,
   todayUtc,
 } from "../courses.js";
-import { confirmDialog, h, pageHeading } from "../dom.js";
-import { paymentPath } from "../payments.js";
+import { h, messageRegions, pageHeading } from "../dom.js";
+import { loadInto } from "../loading.js";
+import { payForHold, paymentPath } from "../payments.js";
 
 export const title = "My courses";
 
@@ -20,11 +22,7 @@ const PAGE_SIZE = 100;
 const MAX_PAGES = 10;
 
 const GROUPS = [
-  {
-    key: "active",
-    title: "Enrolled",
-    statuses: ["active"],
-  },
+  { key: "active", title: "Enrolled", statuses: ["active"] },
   {
     key: "held",
     title: "Seats held, awaiting payment",
@@ -37,240 +35,212 @@ const GROUPS = [
     lead: "You get a seat when one frees up and everyone ahead of you has theirs.",
     statuses: ["waitlisted"],
   },
-  {
-    key: "past",
-    title: "Past",
-    statuses: ["dropped", "expired", "refunded", "completed"],
-  },
+  { key: "past", title: "Past", statuses: ["dropped", "expired", "refunded", "completed"] },
 ];
 
 export function render(root, { signal }) {
-  const messages = messageRegions();
-  const content = h("div", { class: "my-courses" }, h("p", { class: "loading" }, "Loading your courses…"));
-  let enrollments = [];
-  let paymentFor = new Map(); // enrollment id -> the pending payment holding its seat
+  const page = { signal, messages: messageRegions(), enrollments: [], paymentFor: new Map() };
+  page.content = h("div", { class: "my-courses" });
+  root.append(
+    ...pageHeading(title, "Your enrollments, seats held for payment and waitlist places."),
+    page.messages.alert,
+    page.messages.status,
+    page.content,
+  );
+  loadInto(page.content, {
+    signal,
+    label: "Loading your courses…",
+    title: "Could not load your courses.",
+    load: () => load(page),
+    show: () => show(page),
+  });
+}
 
-  function stateLine(enrollment) {
-    switch (enrollment.status) {
-      case "active":
-        return h("p", { class: "enrollment-state" }, "Enrolled");
-      case "pending_payment":
-        if (!enrollment.due_at) {
-          return h("p", { class: "enrollment-state" }, "Seat held while your bank payment is processing");
-        }
-        return h(
-          "p",
-          { class: "enrollment-state enrollment-state-warning" },
-          "Seat held. Pay by ",
-          h("strong", { "data-testid": "due-at" }, formatMoment(enrollment.due_at)),
-        );
-      case "waitlisted":
-        return h(
-          "p",
-          { class: "enrollment-state" },
-          "Waitlist position ",
-          h("strong", { "data-testid": "waitlist-position" }, `#${enrollment.position ?? "?"}`),
-        );
-      default:
-        return h("p", { class: "enrollment-state" }, enrollmentStatusBadge(enrollment.status));
-    }
+async function allEnrollments(signal) {
+  const items = [];
+  let cursor = null;
+  for (let count = 0; count < MAX_PAGES; count += 1) {
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (cursor) query.set("cursor", cursor);
+    const data = await api.get(`/api/catalog/enrollments?${query}`, { signal });
+    items.push(...(data.items || []));
+    cursor = data.next_cursor;
+    if (!cursor) break;
   }
+  return items;
+}
 
-  function actionsFor(enrollment) {
-    const course = enrollment.course;
-    const payment = enrollment.status === "pending_payment" ? paymentFor.get(enrollment.id) : null;
-    let payLink = null;
-    if (payment) {
-      payLink = h(
-        "a",
-        { class: "button button-small button-primary", href: `#${paymentPath(payment.id)}` },
-        payment.processing ? "Payment" : "Pay",
-        h("span", { class: "visually-hidden" }, ` for ${course.code}`),
-      );
-    } else if (enrollment.status === "pending_payment" && enrollment.due_at) {
-      // A seat held outside a checkout (a reservation, a waitlist promotion).
-      payLink = h(
-        "button",
-        { type: "button", class: "button button-small button-primary", on: { click: () => payHold(enrollment) } },
-        "Pay",
-        h("span", { class: "visually-hidden" }, ` for ${course.code}`),
-      );
+// The pending payment holding each held seat, for its "Pay" link.
+async function pendingPayments(signal) {
+  const found = new Map();
+  try {
+    const data = await api.get("/api/checkout/payments?status=pending&limit=100", { signal });
+    for (const payment of data.items || []) {
+      for (const line of payment.items) found.set(line.enrollment_id, payment);
     }
-    const withPay = (other) => (payLink ? [payLink, other] : other);
-    if (enrollment.status === "waitlisted") {
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    // Without payments the seats still show; only the "Pay" links are missing.
+  }
+  return found;
+}
+
+async function load(page) {
+  page.enrollments = await allEnrollments(page.signal);
+  const held = page.enrollments.some((enrollment) => enrollment.status === "pending_payment");
+  page.paymentFor = held ? await pendingPayments(page.signal) : new Map();
+}
+
+function stateLine(enrollment) {
+  switch (enrollment.status) {
+    case "active":
+      return h("p", { class: "enrollment-state" }, "Enrolled");
+    case "pending_payment":
+      if (!enrollment.due_at) return h("p", { class: "enrollment-state" }, "Seat held while your bank payment is processing");
       return h(
-        "button",
-        { type: "button", class: "button button-small button-danger-outline", on: { click: () => leaveWaitlist(enrollment) } },
-        "Leave waitlist",
-        h("span", { class: "visually-hidden" }, ` for ${course.code}`),
+        "p",
+        { class: "enrollment-state enrollment-state-warning" },
+        "Seat held. Pay by ",
+        h("strong", { "data-testid": "due-at" }, momentElement(enrollment.due_at)),
       );
-    }
-    if ((enrollment.status === "active" || enrollment.status === "pending_payment") && todayUtc() < course.schedule.starts_on) {
-      return withPay(
-        h(
-          "button",
-          { type: "button", class: "button button-small button-danger-outline", on: { click: () => drop(enrollment) } },
-          "Drop",
-          h("span", { class: "visually-hidden" }, ` ${course.code}`),
-        ),
+    case "waitlisted":
+      return h(
+        "p",
+        { class: "enrollment-state" },
+        "Waitlist position ",
+        h("strong", { "data-testid": "waitlist-position" }, `#${enrollment.position ?? "?"}`),
       );
-    }
-    return payLink;
+    default:
+      return h("p", { class: "enrollment-state" }, enrollmentStatusBadge(enrollment.status));
   }
+}
 
-  function item(enrollment) {
-    const course = enrollment.course;
-    const titleId = `enrollment-${enrollment.id}`;
-    return h(
-      "li",
-      { class: "enrollment-item", dataset: { enrollmentId: enrollment.id, code: course.code, status: enrollment.status } },
+const forCourse = (text, course, joiner = " for ") => [text, h("span", { class: "visually-hidden" }, `${joiner}${course.code}`)];
+
+function payControl(page, enrollment) {
+  if (enrollment.status !== "pending_payment") return null;
+  const payment = page.paymentFor.get(enrollment.id);
+  if (payment) {
+    const href = `#${paymentPath(payment.id)}`;
+    return h("a", { class: "button button-small button-primary", href }, ...forCourse(payment.processing ? "Payment" : "Pay", enrollment.course));
+  }
+  if (!enrollment.due_at) return null;
+  // A seat held outside a checkout (a reservation, a waitlist promotion).
+  const click = () => payHold(page, enrollment);
+  return h("button", { type: "button", class: "button button-small button-primary", on: { click } }, ...forCourse("Pay", enrollment.course));
+}
+
+function actionsFor(page, enrollment) {
+  const { course } = enrollment;
+  const danger = "button button-small button-danger-outline";
+  if (enrollment.status === "waitlisted") {
+    const click = () => leaveWaitlist(page, enrollment);
+    return h("button", { type: "button", class: danger, on: { click } }, ...forCourse("Leave waitlist", course));
+  }
+  const pay = payControl(page, enrollment);
+  const seated = enrollment.status === "active" || enrollment.status === "pending_payment";
+  if (!seated || todayUtc() >= course.schedule.starts_on) return pay;
+  const drop = h("button", { type: "button", class: danger, on: { click: () => dropCourse(page, enrollment) } }, ...forCourse("Drop", course, " "));
+  return [pay, drop];
+}
+
+function item(page, enrollment) {
+  const { course } = enrollment;
+  const titleId = `enrollment-${enrollment.id}`;
+  return h(
+    "li",
+    { class: "list-row enrollment-item", dataset: { enrollmentId: enrollment.id, code: course.code, status: enrollment.status } },
+    h(
+      "article",
+      { "aria-labelledby": titleId, class: "list-row-body" },
       h(
-        "article",
-        { "aria-labelledby": titleId, class: "enrollment-body" },
+        "div",
+        { class: "list-row-main" },
+        h("span", { class: "course-code" }, course.code),
+        // Archived courses have no page for students any more.
         h(
-          "div",
-          { class: "enrollment-main" },
-          h("span", { class: "course-code" }, course.code),
-          // Archived courses have no page for students any more.
-          h(
-            "h3",
-            { class: "enrollment-title", id: titleId },
-            course.archived ? course.title : h("a", { href: `#${coursePath(course)}` }, course.title),
-            course.archived ? [" ", archivedBadge()] : null,
-          ),
-          h(
-            "p",
-            { class: "enrollment-meta" },
-            h("span", {}, scheduleSummary(course.schedule.sessions)),
-            h("span", {}, formatDateRange(course.schedule.starts_on, course.schedule.ends_on)),
-            h("span", {}, formatMoney(course.price)),
-          ),
+          "h3",
+          { class: "list-row-title", id: titleId },
+          course.archived ? course.title : h("a", { href: `#${coursePath(course)}` }, course.title),
+          course.archived ? [" ", archivedBadge()] : null,
         ),
-        h("div", { class: "enrollment-side" }, stateLine(enrollment), actionsFor(enrollment)),
+        h(
+          "p",
+          { class: "list-row-meta" },
+          h("span", {}, scheduleSummary(course.schedule.sessions)),
+          h("span", {}, formatDateRange(course.schedule.starts_on, course.schedule.ends_on)),
+          h("span", {}, formatMoney(course.price)),
+        ),
+      ),
+      h("div", { class: "list-row-side" }, stateLine(enrollment), actionsFor(page, enrollment)),
+    ),
+  );
+}
+
+function groupSection(page, group, items) {
+  const headingId = `my-courses-${group.key}`;
+  return h(
+    "section",
+    { class: "card enrollment-group", "aria-labelledby": headingId, dataset: { group: group.key } },
+    h("h2", { id: headingId }, group.title, " ", h("span", { class: "count" }, `(${items.length})`)),
+    group.lead ? h("p", { class: "muted" }, group.lead) : null,
+    h("ul", { class: "list-rows" }, items.map((enrollment) => item(page, enrollment))),
+  );
+}
+
+function show(page, { focus } = {}) {
+  const sections = [];
+  for (const group of GROUPS) {
+    const items = page.enrollments.filter((e) => group.statuses.includes(e.status) && e.course);
+    if (items.length) sections.push(groupSection(page, group, items));
+  }
+  if (!sections.some((section) => section.dataset.group !== "past")) {
+    sections.unshift(
+      h(
+        "div",
+        { class: "card empty-state" },
+        h("p", {}, "You are not enrolled in any course right now."),
+        h("a", { class: "button button-primary", href: "#/catalog" }, "Browse the catalog"),
       ),
     );
   }
-
-  function show({ focus } = {}) {
-    const sections = [];
-    for (const group of GROUPS) {
-      const items = enrollments.filter((e) => group.statuses.includes(e.status) && e.course);
-      if (!items.length) continue;
-      const headingId = `my-courses-${group.key}`;
-      sections.push(
-        h(
-          "section",
-          { class: "card enrollment-group", "aria-labelledby": headingId, dataset: { group: group.key } },
-          h("h2", { id: headingId }, group.title, " ", h("span", { class: "count" }, `(${items.length})`)),
-          group.lead ? h("p", { class: "muted" }, group.lead) : null,
-          h("ul", { class: "enrollment-list" }, items.map(item)),
-        ),
-      );
-    }
-    if (!sections.some((section) => section.dataset.group !== "past")) {
-      sections.unshift(
-        h(
-          "div",
-          { class: "card empty-state" },
-          h("p", {}, "You are not enrolled in any course right now."),
-          h("a", { class: "button button-primary", href: "#/catalog" }, "Browse the catalog"),
-        ),
-      );
-    }
-    content.replaceChildren(...sections);
-    if (focus) {
-      const item = content.querySelector(`[data-enrollment-id="${CSS.escape(focus)}"]`);
-      const target = (item && (item.querySelector("a") || item.querySelector("button"))) || root.querySelector("h1");
-      target.focus();
-    }
+  page.content.replaceChildren(...sections);
+  if (focus) {
+    const row = page.content.querySelector(`[data-enrollment-id="${CSS.escape(focus)}"]`);
+    const target = (row && (row.querySelector("a") || row.querySelector("button"))) || document.querySelector("h1");
+    target.focus();
   }
+}
 
-  async function load() {
-    const items = [];
-    let cursor = null;
-    for (let page = 0; page < MAX_PAGES; page += 1) {
-      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
-      if (cursor) query.set("cursor", cursor);
-      const data = await api.get(`/api/catalog/enrollments?${query}`, { signal });
-      items.push(...(data.items || []));
-      cursor = data.next_cursor;
-      if (!cursor) break;
-    }
-    enrollments = items;
-    paymentFor = new Map();
-    if (items.some((enrollment) => enrollment.status === "pending_payment")) {
-      try {
-        const data = await api.get("/api/checkout/payments?status=pending&limit=100", { signal });
-        for (const payment of data.items || []) {
-          for (const line of payment.items) paymentFor.set(line.enrollment_id, payment);
-        }
-      } catch (error) {
-        if (error.name === "AbortError") throw error;
-        // Without payments the seats still show; only the "Pay" links are missing.
-      }
-    }
+async function payHold(page, enrollment) {
+  page.messages.clear();
+  try {
+    await payForHold(enrollment.id, { signal: page.signal });
+  } catch (error) {
+    if (error.name !== "AbortError") page.messages.complain(error.message);
   }
+}
 
-  async function payHold(enrollment) {
-    messages.clear();
-    try {
-      const data = await api.post(`/api/checkout/holds/${encodeURIComponent(enrollment.id)}/pay`);
-      if (data.checkout_url) window.location.assign(data.checkout_url);
-    } catch (error) {
-      if (error.name !== "AbortError") messages.complain(error.message);
-    }
+async function act(page, enrollment, run, message) {
+  page.messages.clear();
+  try {
+    await run();
+    await load(page);
+    show(page, { focus: enrollment.id });
+    page.messages.say(message);
+  } catch (error) {
+    if (error.name !== "AbortError") page.messages.complain(error.message);
   }
+}
 
-  async function act(enrollment, run, message) {
-    messages.clear();
-    try {
-      await run();
-      await load();
-      show({ focus: enrollment.id });
-      messages.say(message);
-    } catch (error) {
-      if (error.name !== "AbortError") messages.complain(error.message);
-    }
-  }
+async function dropCourse(page, enrollment) {
+  const { code } = enrollment.course;
+  if (!(await confirmDrop(code, enrollment.status === "pending_payment"))) return;
+  await act(page, enrollment, () => enrollmentActions.drop(enrollment.id, page.signal), `You dropped ${code}.`);
+}
 
-  async function drop(enrollment) {
-    const { code } = enrollment.course;
-    const confirmed = await confirmDialog({
-      title: `Drop ${code}?`,
-      message:
-        enrollment.status === "pending_payment"
-          ? "Your held seat goes back to the course, or to the first person on the waitlist."
-          : "You lose your seat; it goes to the first person on the waitlist.",
-      confirmLabel: "Drop course",
-      danger: true,
-    });
-    if (!confirmed) return;
-    await act(enrollment, () => enrollmentActions.drop(enrollment.id, signal), `You dropped ${code}.`);
-  }
-
-  async function leaveWaitlist(enrollment) {
-    const { code } = enrollment.course;
-    const confirmed = await confirmDialog({
-      title: `Leave the waitlist for ${code}?`,
-      message: `You will lose your place (#${enrollment.position}). Joining again puts you at the end.`,
-      confirmLabel: "Leave waitlist",
-      danger: true,
-    });
-    if (!confirmed) return;
-    await act(enrollment, () => enrollmentActions.leaveWaitlist(enrollment.course_id, signal), `You left the waitlist for ${code}.`);
-  }
-
-  root.append(
-    ...pageHeading(title, "Your enrollments, seats held for payment and waitlist places."),
-    messages.alert,
-    messages.status,
-    content,
-  );
-  load()
-    .then(() => show())
-    .catch((error) => {
-      if (error.name === "AbortError") return;
-      content.replaceChildren();
-      messages.complain(error.message);
-    });
+async function leaveWaitlist(page, enrollment) {
+  const { code } = enrollment.course;
+  if (!(await confirmLeaveWaitlist(code, enrollment.position))) return;
+  await act(page, enrollment, () => enrollmentActions.leaveWaitlist(enrollment.course_id, page.signal), `You left the waitlist for ${code}.`);
 }

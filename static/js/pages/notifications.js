@@ -1,205 +1,169 @@
-import { formatMoment, messageRegions } from "../courses.js";
-import { h, pageHeading } from "../dom.js";
+import { momentElement } from "../courses.js";
+import { h, messageRegions, pageHeading } from "../dom.js";
+import { cardsView, filterBar, keepInAddress, pagedList } from "../list.js";
 import { appPathOf, listNotifications, markAllRead, markRead, onUnreadChange } from "../notifications.js";
 
 export const title = "Notifications";
 
 const PAGE_SIZE = 20;
 
+const showField = (query) => ({
+  name: "show",
+  label: "Show",
+  kind: "select",
+  value: query.show === "unread" ? "unread" : "all",
+  options: [
+    { value: "all", label: "All notifications" },
+    { value: "unread", label: "Unread only" },
+  ],
+});
+
 export function render(root, { query, signal, navigate }) {
-  const messages = messageRegions();
-  const state = { unreadOnly: query.show === "unread", nextCursor: null, count: 0, loading: null };
-
-  const filter = h(
-    "select",
-    { id: "notifications-show", name: "show" },
-    h("option", { value: "all", selected: !state.unreadOnly }, "All notifications"),
-    h("option", { value: "unread", selected: state.unreadOnly }, "Unread only"),
-  );
-  const markAll = h("button", { type: "button", class: "button", hidden: true }, "Mark all read");
-  const toolbar = h(
-    "div",
-    { class: "notices-toolbar" },
-    h("div", { class: "field" }, h("label", { for: "notifications-show" }, "Show"), filter),
-    markAll,
-  );
-  const summary = h("p", { class: "list-summary", "aria-live": "polite" });
-  const list = h("ul", { class: "notice-list", "aria-label": "Notifications" });
-  const loadMore = h("button", { type: "button", class: "button", hidden: true }, "Load more");
-
-  function setRead(element) {
-    element.classList.remove("is-unread");
-    const tag = element.querySelector(".notice-unread");
-    if (tag) tag.remove();
-    const button = element.querySelector("[data-action='read']");
-    if (button) button.remove();
-  }
-
-  async function open(notice, element, path, event) {
-    event.preventDefault();
-    if (!notice.read) {
-      try {
-        await markRead(notice.id, { signal });
-        notice.read = true;
-      } catch (error) {
-        if (error.name === "AbortError") return;
-        // Following the link matters more than the mark: go on.
-      }
-    }
-    setRead(element);
-    navigate(path);
-  }
-
-  async function readOne(notice, element) {
-    messages.clear();
-    try {
-      await markRead(notice.id, { signal });
-      notice.read = true;
-      setRead(element);
-      element.querySelector(".notice-title").focus();
-      messages.say(`Marked “${notice.title}” as read.`);
-      if (state.unreadOnly) {
-        element.remove();
-        state.count -= 1;
-        updateSummary();
-      }
-    } catch (error) {
-      if (error.name !== "AbortError") messages.complain(error.message);
-    }
-  }
-
-  function item(notice) {
-    const titleId = `notice-${notice.id}`;
-    const path = appPathOf(notice.link);
-    const element = h("li", { class: notice.read ? "notice" : "notice is-unread", dataset: { noticeId: notice.id, kind: notice.kind } });
-    const heading = h("h2", { class: "notice-title", id: titleId, tabindex: "-1" });
-    if (path) {
-      heading.append(h("a", { href: `#${path}`, on: { click: (event) => open(notice, element, path, event) } }, notice.title));
-    } else {
-      heading.append(notice.title);
-    }
-    element.append(
-      h(
-        "article",
-        { class: "notice-body", "aria-labelledby": titleId },
-        h(
-          "div",
-          { class: "notice-main" },
-          h(
-            "p",
-            { class: "notice-top" },
-            notice.read ? null : h("span", { class: "badge notice-unread" }, "Unread"),
-            h("time", { datetime: notice.created_at, class: "muted" }, formatMoment(notice.created_at)),
-          ),
-          heading,
-          notice.body ? h("p", { class: "notice-text prewrap" }, notice.body) : null,
-        ),
-        notice.read
-          ? null
-          : h(
-              "button",
-              {
-                type: "button",
-                class: "button button-small",
-                "data-action": "read",
-                on: { click: () => readOne(notice, element) },
-              },
-              "Mark as read",
-              h("span", { class: "visually-hidden" }, ` ${notice.title}`),
-            ),
-      ),
-    );
-    return element;
-  }
-
-  function updateSummary() {
-    if (!state.count) {
-      summary.textContent = state.unreadOnly ? "You have no unread notifications." : "You have no notifications yet.";
-    } else {
-      summary.textContent = `Showing ${state.count} ${state.count === 1 ? "notification" : "notifications"}${state.nextCursor ? "; there are more" : ""}.`;
-    }
-    list.hidden = state.count === 0;
-    loadMore.hidden = !state.nextCursor;
-  }
-
-  async function load({ reset }) {
-    if (state.loading) state.loading.abort();
-    const controller = new AbortController();
-    state.loading = controller;
-    const abort = () => controller.abort();
-    signal.addEventListener("abort", abort);
-    loadMore.disabled = true;
-    try {
-      const data = await listNotifications({
-        unreadOnly: state.unreadOnly,
-        cursor: reset ? null : state.nextCursor,
-        limit: PAGE_SIZE,
-        signal: controller.signal,
-      });
-      if (reset) {
-        list.replaceChildren();
-        state.count = 0;
-      }
-      const items = (data.items || []).map(item);
-      list.append(...items);
-      state.count += items.length;
-      state.nextCursor = data.next_cursor || null;
-      markAll.hidden = !data.unread;
-      updateSummary();
-      if (!reset && items.length) items[0].querySelector(".notice-title").focus();
-    } catch (error) {
-      if (error.name !== "AbortError") messages.complain(error.message);
-    } finally {
-      signal.removeEventListener("abort", abort);
-      if (state.loading === controller) {
-        state.loading = null;
-        loadMore.disabled = false;
-      }
-    }
-  }
-
-  markAll.addEventListener("click", async () => {
-    messages.clear();
-    markAll.disabled = true;
-    try {
-      await markAllRead({ signal });
-      for (const element of list.querySelectorAll(".notice.is-unread")) setRead(element);
-      if (state.unreadOnly) await load({ reset: true });
-      messages.say("All notifications are marked as read.");
-      root.querySelector("h1").focus();
-    } catch (error) {
-      if (error.name !== "AbortError") messages.complain(error.message);
-    } finally {
-      markAll.disabled = false;
-    }
+  const page = { signal, navigate, messages: messageRegions() };
+  page.markAll = h("button", { type: "button", class: "button", hidden: true }, "Mark all read");
+  page.list = pagedList({
+    signal,
+    view: cardsView({ label: "Notifications", className: "notice-list", item: (notice) => noticeItem(page, notice) }),
+    fetchPage: ({ show }, cursor, listSignal) =>
+      listNotifications({ unreadOnly: show === "unread", cursor, limit: PAGE_SIZE, signal: listSignal }),
+    noun: ["notification", "notifications"],
+    emptyText: ({ show }) => (show === "unread" ? "You have no unread notifications." : "You have no notifications yet."),
+    focusNew: (node) => node.querySelector(".notice-title"),
+    onPage: (data) => {
+      page.markAll.hidden = !data.unread;
+    },
   });
-  filter.addEventListener("change", () => {
-    state.unreadOnly = filter.value === "unread";
-    const target = state.unreadOnly ? "#/notifications?show=unread" : "#/notifications";
-    if (window.location.hash !== target) history.replaceState(history.state, "", target);
-    load({ reset: true });
+  page.filters = filterBar({
+    idPrefix: "notifications",
+    label: "Filter notifications",
+    className: "notices-toolbar",
+    signal,
+    fields: [showField(query)],
+    extra: [page.markAll],
+    onChange: (filters) => load(page, filters),
   });
-  loadMore.addEventListener("click", () => load({ reset: false }));
-
-  // "Mark all read" is offered while something is unread, here or anywhere.
-  const stop = onUnreadChange((count) => {
-    markAll.hidden = !count;
-  });
-
+  page.markAll.addEventListener("click", () => readAll(page, root));
   root.append(
     ...pageHeading(title, "Payments, reminders and seats that opened up. Unread ones are highlighted."),
     h(
       "section",
       { class: "card", "aria-label": "Your notifications" },
-      toolbar,
-      messages.alert,
-      messages.status,
-      summary,
-      list,
-      h("div", { class: "list-more" }, loadMore),
+      page.filters.element,
+      page.messages.alert,
+      page.messages.status,
+      page.list.element,
     ),
   );
-  load({ reset: true });
+  load(page, page.filters.values());
+  // "Mark all read" is offered while something is unread, here or anywhere.
+  return onUnreadChange((count) => {
+    page.markAll.hidden = !count;
+  });
+}
 
-  return stop;
+function load(page, filters) {
+  keepInAddress("/notifications", { show: filters.show === "unread" ? "unread" : "" });
+  page.list.load(filters);
+}
+
+const unreadOnly = (page) => page.filters.values().show === "unread";
+
+function setRead(element) {
+  element.classList.remove("is-unread");
+  for (const selector of [".notice-unread", "[data-action='read']"]) {
+    const part = element.querySelector(selector);
+    if (part) part.remove();
+  }
+}
+
+// Following a notification's link marks it read first.
+async function open(page, notice, element, path, event) {
+  event.preventDefault();
+  if (!notice.read) {
+    try {
+      await markRead(notice.id, { signal: page.signal });
+      notice.read = true;
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      // Following the link matters more than the mark: go on.
+    }
+  }
+  setRead(element);
+  page.navigate(path);
+}
+
+async function readOne(page, notice, element) {
+  page.messages.clear();
+  try {
+    await markRead(notice.id, { signal: page.signal });
+    notice.read = true;
+    setRead(element);
+    element.querySelector(".notice-title").focus();
+    page.messages.say(`Marked “${notice.title}” as read.`);
+    if (unreadOnly(page)) page.list.remove(notice.id);
+  } catch (error) {
+    if (error.name !== "AbortError") page.messages.complain(error.message);
+  }
+}
+
+async function readAll(page, root) {
+  page.messages.clear();
+  page.markAll.disabled = true;
+  try {
+    await markAllRead({ signal: page.signal });
+    for (const element of page.list.element.querySelectorAll(".notice.is-unread")) setRead(element);
+    if (unreadOnly(page)) await page.list.reload();
+    page.messages.say("All notifications are marked as read.");
+    root.querySelector("h1").focus();
+  } catch (error) {
+    if (error.name !== "AbortError") page.messages.complain(error.message);
+  } finally {
+    page.markAll.disabled = false;
+  }
+}
+
+function noticeHeading(page, notice, element) {
+  const heading = h("h2", { class: "notice-title list-row-title", id: `notice-${notice.id}`, tabindex: "-1" });
+  const path = appPathOf(notice.link);
+  if (!path) heading.append(notice.title);
+  else heading.append(h("a", { href: `#${path}`, on: { click: (event) => open(page, notice, element, path, event) } }, notice.title));
+  return heading;
+}
+
+function readButton(page, notice, element) {
+  if (notice.read) return null;
+  return h(
+    "button",
+    { type: "button", class: "button button-small", "data-action": "read", on: { click: () => readOne(page, notice, element) } },
+    "Mark as read",
+    h("span", { class: "visually-hidden" }, ` ${notice.title}`),
+  );
+}
+
+function noticeItem(page, notice) {
+  const element = h("li", {
+    class: notice.read ? "list-row notice" : "list-row notice is-unread",
+    dataset: { noticeId: notice.id, kind: notice.kind },
+  });
+  const top = h(
+    "p",
+    { class: "list-row-top notice-top" },
+    notice.read ? null : h("span", { class: "badge notice-unread" }, "Unread"),
+    h("span", { class: "muted" }, momentElement(notice.created_at)),
+  );
+  element.append(
+    h(
+      "article",
+      { class: "list-row-body", "aria-labelledby": `notice-${notice.id}` },
+      h(
+        "div",
+        { class: "list-row-main" },
+        top,
+        noticeHeading(page, notice, element),
+        notice.body ? h("p", { class: "notice-text prewrap" }, notice.body) : null,
+      ),
+      readButton(page, notice, element),
+    ),
+  );
+  return element;
 }

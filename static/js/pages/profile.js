@@ -56,7 +56,6 @@ export function render(root, { user, signal }) {
   const detailsSlot = h("div", {}, detailsList(user));
   const noticeSlot = h("div", {});
   let shown = user;
-
   const showUser = (fresh) => {
     shown = fresh;
     detailsSlot.replaceChildren(detailsList(fresh));
@@ -65,7 +64,46 @@ export function render(root, { user, signal }) {
   };
   showNotice(noticeSlot, user);
 
-  const detailsForm = createForm({
+  root.append(
+    ...pageHeading(title, "Your account details and sign-in settings."),
+    noticeSlot,
+    h(
+      "div",
+      { class: "grid-2" },
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "profile-account" },
+        h("h2", { id: "profile-account" }, "Account"),
+        detailsSlot,
+      ),
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "profile-edit" },
+        h("h2", { id: "profile-edit" }, "Edit your details"),
+        detailsForm(user, { signal, showUser, current: () => shown }).element,
+      ),
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "profile-password" },
+        h("h2", { id: "profile-password" }, "Change password"),
+        passwordForm({ signal }).element,
+      ),
+    ),
+  );
+
+  // The session's copy of the user may be a little old: show the server's.
+  api
+    .get("/api/auth/me", { signal })
+    .then((data) => {
+      if (data && data.user) showUser(data.user);
+    })
+    .catch(() => {
+      // The cached details stay on screen; a lost session is handled by the shell.
+    });
+}
+
+function detailsForm(user, { signal, showUser, current }) {
+  return createForm({
     id: "profile-form",
     submitLabel: "Save changes",
     busyLabel: "Saving…",
@@ -90,7 +128,7 @@ export function render(root, { user, signal }) {
       },
     ],
     async onSubmit(values, view) {
-      const change = detailsChange(values, shown);
+      const change = detailsChange(values, current());
       if (change.missingPassword) {
         view.showFieldErrors({ current_password: "Enter your current password to change your e-mail address." });
         return;
@@ -101,8 +139,10 @@ export function render(root, { user, signal }) {
       view.showStatus(savedMessage(change.moving, data.user));
     },
   });
+}
 
-  const passwordForm = createForm({
+function passwordForm({ signal }) {
+  return createForm({
     id: "password-form",
     submitLabel: "Change password",
     busyLabel: "Changing password…",
@@ -131,55 +171,20 @@ export function render(root, { user, signal }) {
         required: true,
       },
     ],
-    async onSubmit(values, view) {
-      if (values.new_password !== values.confirm_password) {
-        view.showFieldErrors({ confirm_password: "The two new passwords do not match." });
-        return;
-      }
-      await api.post(
-        "/api/auth/me/password",
-        { current_password: values.current_password, new_password: values.new_password },
-        { signal },
-      );
-      view.reset();
-      view.showStatus("Your password has been changed.");
-    },
+    onSubmit: (values, view) => changePassword(values, view, { signal }),
   });
+}
 
-  root.append(
-    ...pageHeading(title, "Your account details and sign-in settings."),
-    noticeSlot,
-    h(
-      "div",
-      { class: "grid-2" },
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "profile-account" },
-        h("h2", { id: "profile-account" }, "Account"),
-        detailsSlot,
-      ),
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "profile-edit" },
-        h("h2", { id: "profile-edit" }, "Edit your details"),
-        detailsForm.element,
-      ),
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "profile-password" },
-        h("h2", { id: "profile-password" }, "Change password"),
-        passwordForm.element,
-      ),
-    ),
+async function changePassword(values, view, { signal }) {
+  if (values.new_password !== values.confirm_password) {
+    view.showFieldErrors({ confirm_password: "The two new passwords do not match." });
+    return;
+  }
+  await api.post(
+    "/api/auth/me/password",
+    { current_password: values.current_password, new_password: values.new_password },
+    { signal },
   );
-
-  // The session's copy of the user may be a little old: show the server's.
-  api
-    .get("/api/auth/me", { signal })
-    .then((data) => {
-      if (data && data.user) showUser(data.user);
-    })
-    .catch(() => {
-      // The cached details stay on screen; a lost session is handled by the shell.
-    });
+  view.reset();
+  view.showStatus("Your password has been changed.");
 }

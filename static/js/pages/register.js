@@ -43,19 +43,7 @@ export function render(root, { navigate, flash }) {
     ],
     // The hints above guide the user; the API has the last word and its
     // per-field messages are shown next to the fields.
-    async onSubmit(values) {
-      await register(values);
-      try {
-        await login(values.username, values.password);
-      } catch {
-        // The account exists now; signing in is a separate step that can be retried.
-        flash("Your account was created. Please sign in.");
-        navigate("/login");
-        return;
-      }
-      flash(`Your account is ready. Welcome, ${values.full_name || values.username}!`);
-      navigate("/");
-    },
+    onSubmit: (values) => signUp(values, { navigate, flash }),
   });
 
   root.append(
@@ -67,4 +55,18 @@ export function render(root, { navigate, flash }) {
       h("p", { class: "card-footer" }, "Already have an account? ", h("a", { href: "#/login" }, "Sign in")),
     ),
   );
+}
+
+async function signUp(values, { navigate, flash }) {
+  await register(values);
+  try {
+    await login(values.username, values.password);
+  } catch {
+    // The account exists now; signing in is a separate step that can be retried.
+    flash("Your account was created. Please sign in.");
+    navigate("/login");
+    return;
+  }
+  flash(`Your account is ready. Welcome, ${values.full_name || values.username}!`);
+  navigate("/");
 }

@@ -1,0 +1,45 @@
+"""A bad network, on demand: API calls that fail as if the connection were
+down, or that wait until the test lets them through."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, Route
+
+API_CALLS = "**/api/**"
+# Signing in (and restoring the session) keeps working: the pages are under test.
+_SESSION_CALLS = ("/api/auth/refresh", "/api/auth/login")
+
+
+def _fail_unless_session(route: Route) -> None:
+    if route.request.url.endswith(_SESSION_CALLS):
+        route.continue_()
+    else:
+        route.abort("internetdisconnected")
+
+
+def fail_api_calls(page: Page) -> None:
+    """Every API call but signing in fails as if the network were down."""
+    page.route(API_CALLS, _fail_unless_session)
+
+
+def restore_api_calls(page: Page) -> None:
+    page.unroute(API_CALLS, _fail_unless_session)
+
+
+class HeldRequests:
+    """Requests to a URL pattern wait until release() lets them through."""
+
+    def __init__(self, page: Page, pattern: str) -> None:
+        self._page = page
+        self._pattern = pattern
+        self.routes: list[Route] = []
+        page.route(pattern, self._hold)
+
+    def _hold(self, route: Route) -> None:
+        self.routes.append(route)
+
+    def release(self) -> None:
+        for route in self.routes:
+            route.continue_()
+        self.routes.clear()
+        self._page.unroute(self._pattern, self._hold)
