@@ -22,10 +22,10 @@ from functions.auth.errors import (
 )
 from functions.auth.models import RefreshToken, User
 from functions.auth.repository import RefreshTokenRepository, UserRepository
+from functions.messages.notices import Welcome, notify
 from lib.db import new_id
 from lib.errors import Invalid, NotFound, TooManyRequests
-from lib.outbox import enqueue
-from lib.pagination import decode_cursor, encode_cursor
+from lib.pagination import CursorKey
 from lib.runtime import CurrentUser, Portal
 from lib.security import (
     Role,
@@ -133,14 +133,7 @@ def _validated(account: NewAccount) -> NewAccount:
 async def register(session: AsyncSession, portal: Portal, account: NewAccount) -> User:
     """Create an account. Self-service registration always makes a student."""
     user = await _create(session, portal, NewAccount(**{**account.__dict__, "role": Role.STUDENT}))
-    await enqueue(
-        session,
-        kind="auth.welcome",
-        recipient_id=user.id,
-        payload={},
-        now=portal.clock.now(),
-        dedupe_key=f"auth.welcome:{user.id}",
-    )
+    await notify(session, Welcome(), to=user.id, now=portal.clock.now(), once_per=user.id)
     return user
 
 
@@ -383,6 +376,10 @@ async def _sign_in(
 # --- administration -------------------------------------------------------------
 
 
+# Users are listed by username, which is unique.
+USERS_KEY = CursorKey(str)
+
+
 async def list_users(session: AsyncSession, query: UserFilter) -> tuple[Sequence[User], str | None]:
     problems: dict[str, str] = {}
     if query.role and query.role not in {r.value for r in Role}:
@@ -395,20 +392,16 @@ async def list_users(session: AsyncSession, query: UserFilter) -> tuple[Sequence
         problems["q"] = "must not contain control characters"
     if problems:
         raise Invalid(fields=problems)
-    after = decode_cursor(query.cursor, size=1)
-    if after and not (isinstance(after[0], str) and _searchable(after[0])):
-        raise Invalid(fields={"cursor": "is not a valid cursor"})
+    after = USERS_KEY.decode(query.cursor)
     active = None if not query.status else query.status == "active"
     rows = await UserRepository(session).search(
         text=query.text.strip() if query.text else None,
         role=query.role or None,
         active=active,
-        after_username=str(after[0]) if after else None,
+        after_username=after[0] if after else None,
         limit=query.limit + 1,
     )
-    items = list(rows[: query.limit])
-    next_cursor = encode_cursor([items[-1].username]) if len(rows) > query.limit else None
-    return items, next_cursor
+    return USERS_KEY.page(rows, query.limit, lambda user: [user.username])
 
 
 async def change_role(

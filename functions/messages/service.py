@@ -16,7 +16,7 @@ from functions.messages.templates import Rendered, render
 from lib.db import new_id
 from lib.errors import Invalid, NotFound, PortalError
 from lib.outbox import OutboxMessage
-from lib.pagination import decode_cursor, encode_cursor
+from lib.pagination import CursorKey
 from lib.runtime import CurrentUser, Portal
 
 log = logging.getLogger("portal.notifications")
@@ -39,21 +39,19 @@ class NotificationView:
     rendered: Rendered
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    values = decode_cursor(cursor, size=2)
-    if not values:
-        return None
-    try:
-        return datetime.fromisoformat(str(values[0])), str(values[1])
-    except ValueError:
-        raise Invalid(fields={"cursor": "is not a valid cursor"}) from None
+# Both lists run newest first, by (created_at, id).
+PAGE_KEY = CursorKey(datetime, str)
 
 
-def _next(rows: list[OutboxMessage], limit: int) -> str | None:
-    if len(rows) <= limit:
-        return None
-    last = rows[limit - 1]
-    return encode_cursor([last.created_at.isoformat(), last.id])
+def _key(message: OutboxMessage) -> tuple[datetime, str]:
+    return message.created_at, message.id
+
+
+@dataclass
+class NotificationList:
+    items: list[NotificationView]
+    next_cursor: str | None
+    unread: int
 
 
 async def notifications(
@@ -64,17 +62,23 @@ async def notifications(
     cursor: str | None,
     limit: int,
     unread_only: bool,
-) -> tuple[list[NotificationView], str | None]:
-    rows = await NotificationRepository(session).for_user(
-        user.id, after=_after(cursor), limit=limit + 1, unread_only=unread_only
+) -> NotificationList:
+    """A person's notifications, newest first, with how many are unread."""
+    repository = NotificationRepository(session)
+    rows, next_cursor = PAGE_KEY.page(
+        await repository.for_user(
+            user.id, after=PAGE_KEY.decode(cursor), limit=limit + 1, unread_only=unread_only
+        ),
+        limit,
+        _key,
     )
     account = await auth.get_user(session, user.id)
     site = portal.settings.site_origin
     views = [
         NotificationView(m, render(m.kind, m.payload, recipient_name=account.full_name, site=site))
-        for m in rows[:limit]
+        for m in rows
     ]
-    return views, _next(rows, limit)
+    return NotificationList(views, next_cursor, await repository.unread_count(user.id))
 
 
 async def unread_count(session: AsyncSession, user: CurrentUser) -> int:
@@ -83,13 +87,18 @@ async def unread_count(session: AsyncSession, user: CurrentUser) -> int:
 
 async def mark_read(
     session: AsyncSession, user: CurrentUser, message_id: str, *, now: datetime
-) -> None:
-    if not await NotificationRepository(session).mark_read(user.id, message_id, now=now):
+) -> int:
+    """Marks one read; returns how many are still unread."""
+    repository = NotificationRepository(session)
+    if not await repository.mark_read(user.id, message_id, now=now):
         raise NotFound("No such notification.")
+    return await repository.unread_count(user.id)
 
 
 async def mark_all_read(session: AsyncSession, user: CurrentUser, *, now: datetime) -> int:
-    return await NotificationRepository(session).mark_all_read(user.id, now=now)
+    """Marks every one read; returns how many are still unread: none."""
+    await NotificationRepository(session).mark_all_read(user.id, now=now)
+    return 0
 
 
 async def deliveries(
@@ -98,9 +107,9 @@ async def deliveries(
     if status not in DELIVERY_STATUSES:
         raise Invalid(fields={"status": "must be one of " + ", ".join(sorted(DELIVERY_STATUSES))})
     rows = await DeliveryRepository(session).by_status(
-        status, after=_after(cursor), limit=limit + 1
+        status, after=PAGE_KEY.decode(cursor), limit=limit + 1
     )
-    return rows[:limit], _next(rows, limit)
+    return PAGE_KEY.page(rows, limit, _key)
 
 
 class NotRetryable(PortalError):

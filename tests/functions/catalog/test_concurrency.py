@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from functions.auth import service as auth
 from functions.auth.models import User
-from functions.catalog import seats, service
+from functions.catalog import seats, service, waitlist
 from functions.catalog.models import Course, Enrollment
 from functions.catalog.repository import EnrollmentRepository
 from lib.config import Settings
@@ -317,7 +317,7 @@ async def test_concurrent_drops_promote_the_waitlist_in_joining_order(
     queue: list[Enrollment] = []
     for student in waiters:
         async with portal.transaction() as session:
-            enrollment, _ = await seats.join_waitlist(
+            enrollment, _ = await waitlist.join_waitlist(
                 session, student_id=student.id, course_id=course.id, now=datetime.now(UTC)
             )
         queue.append(enrollment)
