@@ -160,41 +160,8 @@ async def deliver_due(portal: Portal, *, batch: int = 50) -> DeliveryReport:
     token = new_id()
     claimed_at = portal.clock.now()
     report = DeliveryReport()
-    outgoing: list[tuple[OutboxMessage, EmailMessage]] = []
     async with portal.transaction() as session:
-        deliveries_repo = DeliveryRepository(session)
-        await deliveries_repo.release_stale_claims(older_than=claimed_at - STALE_CLAIM)
-        for message in await deliveries_repo.claim(token=token, now=claimed_at, limit=batch):
-            user = await auth.get_user(session, message.recipient_id)
-            if not user.is_active:
-                report.skipped += 1
-                await deliveries_repo.finish(
-                    message.id, token=token, values={"status": "skipped", "claimed_by": None}
-                )
-                continue
-            try:
-                rendered = render(
-                    message.kind, message.payload, recipient_name=user.full_name,
-                    site=portal.settings.site_origin,
-                )  # fmt: skip
-                email = _email(portal, message, to=user.email, rendered=rendered)
-            except Exception as exc:
-                # A message that cannot be written never will be: it fails at
-                # once instead of blocking every later delivery run.
-                report.failed += 1
-                log.exception("notifications.render_failed %s", message.id)
-                await deliveries_repo.finish(
-                    message.id,
-                    token=token,
-                    values={
-                        "status": "failed",
-                        "last_error": f"{type(exc).__name__}: {exc}"[:500],
-                        "claimed_by": None,
-                    },
-                )
-                continue
-            outgoing.append((message, email))
-
+        outgoing = await _claim_and_write(session, portal, token, batch, report)
     for index, (message, email) in enumerate(outgoing):
         if portal.clock.now() - claimed_at >= SEND_WITHIN:
             # Past this point another deliverer may take these rows back as
@@ -208,6 +175,39 @@ async def deliver_due(portal: Portal, *, batch: int = 50) -> DeliveryReport:
         async with portal.transaction() as session:
             await DeliveryRepository(session).finish(message.id, token=token, values=values)
     return report
+
+
+async def _claim_and_write(
+    session: AsyncSession, portal: Portal, token: str, batch: int, report: DeliveryReport
+) -> list[tuple[OutboxMessage, EmailMessage]]:
+    """Claim due messages for this deliverer and write each as an e-mail; one
+    to an inactive account is skipped, one that cannot be written fails."""
+    deliveries_repo = DeliveryRepository(session)
+    now = portal.clock.now()
+    await deliveries_repo.release_stale_claims(older_than=now - STALE_CLAIM)
+    outgoing = []
+    for message in await deliveries_repo.claim(token=token, now=now, limit=batch):
+        user = await auth.get_user(session, message.recipient_id)
+        if not user.is_active:
+            report.skipped += 1
+            values: dict[str, object] = {"status": "skipped", "claimed_by": None}
+            await deliveries_repo.finish(message.id, token=token, values=values)
+            continue
+        try:
+            rendered = render(
+                message.kind, message.payload, recipient_name=user.full_name,
+                site=portal.settings.site_origin,
+            )  # fmt: skip
+            outgoing.append((message, _email(portal, message, to=user.email, rendered=rendered)))
+        except Exception as exc:
+            # A message that cannot be written never will be: it fails at
+            # once instead of blocking every later delivery run.
+            report.failed += 1
+            log.exception("notifications.render_failed %s", message.id)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            values = {"status": "failed", "last_error": error, "claimed_by": None}
+            await deliveries_repo.finish(message.id, token=token, values=values)
+    return outgoing
 
 
 async def _send(
