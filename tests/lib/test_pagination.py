@@ -94,7 +94,10 @@ def test_a_limit_in_ascii_digits_is_taken(raw_limit: str | None, expected: int) 
     assert parse_limit(raw_limit) == expected
 
 
-@pytest.mark.parametrize("raw_limit", ["٣", "３", " 3", "3 ", "+3", "-1", "0", "101", "1e2", "²"])
+OTHER_LIMITS = ["٣", "\uff13", " 3", "3 ", "+3", "-1", "0", "101", "1e2", "²"]
+
+
+@pytest.mark.parametrize("raw_limit", OTHER_LIMITS)
 def test_any_other_limit_is_refused(raw_limit: str) -> None:
     with pytest.raises(Invalid) as caught:
         parse_limit(raw_limit)
