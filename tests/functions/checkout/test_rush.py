@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from functions.auth import service as auth
@@ -35,137 +28,36 @@ from functions.checkout.models import Payment
 from functions.webhooks.models import StripeEvent
 from lib.clock import SystemClock
 from lib.config import DEVELOPMENT_WEBHOOK_SECRET
-from lib.migrate import upgrade
 from lib.outbox import OutboxMessage
 from lib.payments.signing import sign
 from lib.runtime import Portal
 from lib.security import AccessTokens, Role
-from tests.conftest import test_settings as settings_for
 from tests.factories import Factory
+from tests.functions.checkout.servers import (
+    SECRET_KEY,
+    local_portal,
+    portal_servers,
+    shared_database,
+)
 from tests.functions.checkout.support import WEBHOOK, event, session_object
+
+__all__ = ["local_portal", "shared_database"]
 
 SERVERS = 4
 STUDENTS = 200
 SEATS = 10
 DELIVERIES = 20
-SECRET_KEY = "rush-test-secret-key-0123456789abcdef0123"
-HEALTH_ATTEMPTS = 200
-HEALTH_INTERVAL_SECONDS = 0.2
 REQUEST_TIMEOUT_SECONDS = 60
 # PostgreSQL allows 100 connections by default, shared by everyone on the test
 # server; each portal process may open up to 30. Requests in flight per server
 # are capped there so the rush measures seats, not connection slots.
 IN_FLIGHT_PER_SERVER = {"sqlite": STUDENTS, "postgresql": 12}
 
-_OUTSIDE_SETTINGS = (
-    "PORTAL_ENV",
-    "REDIS_URL",
-    "SMTP_URL",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-    "STRIPE_API_BASE",
-)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _is_healthy(base_url: str) -> bool:
-    try:
-        return httpx.get(f"{base_url}/api/health", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-@contextmanager
-def _servers(database_url: str, workdir: Path) -> Iterator[list[str]]:
-    """Four `portal serve` processes on one database and one simulator; yields
-    their base URLs once each answers /api/health."""
-    ports = [_free_port() for _ in range(SERVERS)]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
-    env = {key: value for key, value in os.environ.items() if key not in _OUTSIDE_SETTINGS}
-    env.update(
-        DATABASE_URL=database_url,
-        SECRET_KEY=SECRET_KEY,
-        PORTAL_ARGON2_TIME_COST="1",
-        PORTAL_ARGON2_MEMORY_COST="8",
-        PORTAL_ARGON2_PARALLELISM="1",
-        PORTAL_MAIL_DIR=str(workdir / "mail"),
-        PORTAL_SERVE_STATIC="0",
-        PORTAL_SIMULATOR_DB=str(workdir / "stripe-simulator.db"),
-        SITE_URL=urls[0],
-    )
-    portal_command = str(Path(sys.executable).parent / "portal")
-    with ExitStack() as stack:
-        processes = []
-        for index, port in enumerate(ports):
-            log = stack.enter_context((workdir / f"server-{index}.log").open("wb"))
-            process = subprocess.Popen(
-                [portal_command, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                cwd=workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            stack.callback(_stop, process)
-            processes.append(process)
-        for index, (process, url) in enumerate(zip(processes, urls, strict=True)):
-            for _ in range(HEALTH_ATTEMPTS):
-                if _is_healthy(url):
-                    break
-                try:
-                    # Paces the polling and notices at once when the server died.
-                    code = process.wait(timeout=HEALTH_INTERVAL_SECONDS)
-                except subprocess.TimeoutExpired:
-                    continue
-                log_text = (workdir / f"server-{index}.log").read_text()
-                pytest.fail(f"server {index} exited with {code}:\n{log_text}")
-            else:
-                log_text = (workdir / f"server-{index}.log").read_text()
-                pytest.fail(f"server {index} did not become healthy:\n{log_text}")
-        yield urls
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
-
-
-@pytest.fixture
-async def shared_database(backend: str, database_url: str, tmp_path: Path) -> str:
-    """SQLite: a file migrated as `portal migrate` does (the servers migrate it
-    again on start, which must then be a no-op). PostgreSQL: the test database,
-    its tables in place."""
-    if backend == "postgresql":
-        return database_url
-    url = f"sqlite:///{tmp_path / 'rush.db'}"
-    # Alembic runs its migrations on an event loop of its own.
-    await asyncio.to_thread(upgrade, url)
-    return url
-
 
 @dataclass
 class Prepared:
     course: Course
     students: list[User]
-
-
-@pytest.fixture
-async def local_portal(shared_database: str, tmp_path: Path) -> AsyncIterator[Portal]:
-    """This process's own view of the shared database, on the real clock like the servers."""
-    settings = settings_for(shared_database, tmp_path, secret_key=SECRET_KEY)
-    portal = Portal.build(settings, clock=SystemClock())
-    try:
-        yield portal
-    finally:
-        await portal.dispose()
 
 
 async def _prepare(portal: Portal) -> Prepared:
@@ -205,7 +97,8 @@ async def test_two_hundred_students_rush_ten_seats_through_four_servers(
     prepared = await _prepare(local_portal)
     tokens = AccessTokens(SECRET_KEY, ttl=timedelta(minutes=15))
     headers = [_headers(tokens, s) for s in prepared.students]
-    with _servers(shared_database, tmp_path) as urls:
+    with portal_servers(shared_database, tmp_path, count=SERVERS) as servers:
+        urls = [server.url for server in servers]
         # No kept-alive connections: between the two bursts the servers close
         # idle ones (after 5 s), and reusing one at that moment fails with ReadError.
         limits = httpx.Limits(
