@@ -168,11 +168,11 @@ async def _orphan(session: AsyncSession, facts: SessionFacts, *, now: datetime) 
     # committed): give it back rather than keep it.
     key = await refunds.owe(
         session,
-        key=f"refund:orphan:{facts.session_id}",
+        reason="orphan",
+        about=facts.session_id,
         payment_id=facts.payment_id,
         payment_intent=facts.payment_intent,
         amount=facts.amount_total,
-        reason="orphan",
         now=now,
     )
     return Outcome("refunded_unknown", (key,))
@@ -189,11 +189,11 @@ async def _duplicate(
     # race with "pay now"): that charge goes back whole.
     key = await refunds.owe(
         session,
-        key=f"refund:duplicate:{facts.session_id}",
+        reason="duplicate",
+        about=facts.session_id,
         payment_id=payment.id,
         payment_intent=facts.payment_intent,
         amount=facts.amount_total or payment.amount,
-        reason="duplicate",
         now=now,
     )
     return Outcome("refunded_duplicate", (key,))
@@ -229,11 +229,11 @@ async def _refund_lapsed(
     if facts.payment_intent:
         key = await refunds.owe(
             session,
-            key=f"refund:{payment.id}:late",
+            reason="late",
+            about=payment.id,
             payment_id=payment.id,
             payment_intent=facts.payment_intent,
             amount=total,
-            reason="late",
             now=now,
         )
         owed = (key,)

@@ -102,14 +102,16 @@ async def mark_refunded(session: AsyncSession, payment: Payment, *, now: datetim
 async def owe(
     session: AsyncSession,
     *,
-    key: str,
+    reason: str,
+    about: str,
     payment_id: str,
     payment_intent: str,
     amount: int,
-    reason: str,
     now: datetime,
 ) -> str:
-    """Record money to give back, in the caller's transaction; its key."""
+    """Record money to give back, in the caller's transaction, under the key
+    `refund:<reason>:<what it is about>`; returns the key."""
+    key = f"refund:{reason}:{about}"
     await RefundRepository(session).owe(
         {
             "id": new_id(),
