@@ -200,7 +200,7 @@ async def make_course(portal: Portal, code: str, *, capacity: int) -> Course:
     [teacher] = await make_users(portal, f"{code.lower()}-teacher", 1, role=Role.INSTRUCTOR)
     today = datetime.now(UTC).date()
     async with portal.transaction() as session:
-        return await service.create_course(
+        view = await service.create_course(
             session,
             service.CourseSpec(
                 code=code,
@@ -218,6 +218,7 @@ async def make_course(portal: Portal, code: str, *, capacity: int) -> Course:
             ),
             now=datetime.now(UTC),
         )
+    return view.course
 
 
 def bearer(portal: Portal, user: User) -> dict[str, str]:

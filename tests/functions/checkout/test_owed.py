@@ -49,6 +49,13 @@ async def my_enrollments(
     return {e["course_id"]: e for e in response.json()["items"]}
 
 
+async def reserve(client: httpx.AsyncClient, headers: dict[str, str], course_id: str) -> Any:
+    """A seat reserved from the course page, as the browser does it."""
+    response = await client.post(f"/api/catalog/courses/{course_id}/enroll", headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["enrollment"]
+
+
 # --- everything owed is on Payments, with one due date ------------------------------------
 
 
@@ -87,14 +94,14 @@ async def test_a_seat_offered_from_the_waitlist_is_on_payments_with_its_due_date
     # GIVEN a full course, its seat held by one student and another waiting
     course = await factory.course(capacity=1, price=9000, payment_due_days=3)
     holder = await factory.user()
-    held = await factory.reserved_seat(student=holder, course=course)
+    held = await reserve(client, factory.headers_for(holder), course.id)
     waiting = await factory.user()
     me = factory.headers_for(waiting)
     await factory.waitlisted(student=waiting, course=course)
 
     # WHEN the holder drops and the seat goes to the one waiting
     dropped = await client.post(
-        f"/api/catalog/enrollments/{held.id}/drop", headers=factory.headers_for(holder)
+        f"/api/catalog/enrollments/{held['id']}/drop", headers=factory.headers_for(holder)
     )
     assert dropped.status_code == 200, dropped.text
 
@@ -252,7 +259,7 @@ async def test_reading_the_cart_leaves_out_a_course_enrolled_meanwhile_without_a
     me = factory.headers_for(student)
     kept, enrolled = await factory.course(), await factory.course()
     await factory.in_cart(student=student, courses=[kept, enrolled])
-    await factory.reserved_seat(student=student, course=enrolled)
+    await reserve(client, me, enrolled.id)
 
     # WHEN the cart is read
     cart = await client.get("/api/checkout/cart", headers=me)
@@ -280,11 +287,10 @@ async def test_dropping_a_reserved_seat_ends_what_was_owed_for_it(
     client: httpx.AsyncClient, factory: Factory, portal: Portal
 ) -> None:
     student = await factory.user()
-    held = await factory.reserved_seat(student=student, course=await factory.course())
-    assert held.payment_id is not None
-    dropped = await client.post(
-        f"/api/catalog/enrollments/{held.id}/drop", headers=factory.headers_for(student)
-    )
+    me = factory.headers_for(student)
+    held = await reserve(client, me, (await factory.course()).id)
+    assert held["payment_id"] is not None
+    dropped = await client.post(f"/api/catalog/enrollments/{held['id']}/drop", headers=me)
     assert dropped.status_code == 200, dropped.text
-    assert (await payment_row(portal, held.payment_id)).status == "expired"
-    assert (await enrollment_row(portal, held.id)).status == "dropped"
+    assert (await payment_row(portal, held["payment_id"])).status == "expired"
+    assert (await enrollment_row(portal, held["id"])).status == "dropped"
