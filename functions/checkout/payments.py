@@ -28,7 +28,7 @@ from functions.checkout.models import Payment, PaymentItem, PaymentStatus
 from functions.checkout.repository import CartRepository, PaymentRepository
 from lib.errors import Invalid
 from lib.pagination import CursorKey
-from lib.payments.gateway import PaymentProviderError
+from lib.payments.gateway import CheckoutSession, PaymentProviderError
 from lib.runtime import CurrentUser, Portal
 from lib.security import Role
 
@@ -77,12 +77,7 @@ async def checkout(portal: Portal, student: CurrentUser) -> PayView:
     except PaymentProviderError:
         # The seats stay held with their payment, which is paid from Payments.
         raise CheckoutSessionUnavailable(payment.id, payment.due_at) from None
-    async with portal.transaction() as session:
-        if not await sessions.record(session, request, created, now=now):
-            await sessions.moved_on(
-                portal, await PaymentRepository(session).get(payment.id), created
-            )
-        return PayView(await view_of(session, payment.id), created.url, held)
+    return PayView(await _record(portal, request, created, now=now), created.url, held)
 
 
 async def _hold_cart(
@@ -133,12 +128,20 @@ async def pay_later(portal: Portal, actor: CurrentUser, payment_id: str) -> PayV
     if payment.checkout_session_id:
         await sessions.close_previous(portal, payment.checkout_session_id)
     created = await sessions.create(portal, request, now=now)
+    return PayView(await _record(portal, request, created, now=now), created.url)
+
+
+async def _record(
+    portal: Portal, request: sessions.SessionRequest, created: CheckoutSession, *, now: datetime
+) -> PaymentView:
+    """The second transaction: the session recorded on its payment. If the
+    payment moved on meanwhile, the session is closed after the transaction
+    ended (Stripe is never called inside one) and the student told why."""
     async with portal.transaction() as session:
-        if not await sessions.record(session, request, created, now=now):
-            await sessions.moved_on(
-                portal, await PaymentRepository(session).get(payment.id), created
-            )
-        return PayView(await view_of(session, payment.id), created.url)
+        if await sessions.record(session, request, created, now=now):
+            return await view_of(session, request.payment_id)
+        current = await PaymentRepository(session).get(request.payment_id)
+    await sessions.moved_on(portal, current, created)
 
 
 async def _payable(

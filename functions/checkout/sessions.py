@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,7 +115,7 @@ async def record(
     return payment is not None and payment.checkout_session_id == created.id
 
 
-async def moved_on(portal: Portal, payment: Payment | None, created: CheckoutSession) -> None:
+async def moved_on(portal: Portal, payment: Payment | None, created: CheckoutSession) -> NoReturn:
     """The payment moved on while its session was being made: close that
     session (nobody must pay it) and say why there is nothing to pay."""
     await close_quietly(portal, created.id)

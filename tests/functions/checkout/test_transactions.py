@@ -333,3 +333,44 @@ async def test_a_refund_stripe_refuses_during_the_event_is_issued_later_by_the_j
 async def _refunds(portal: Portal) -> list[Refund]:
     async with portal.read_sessions() as session:
         return list((await session.execute(select(Refund))).scalars())
+
+
+# --- the payment moves on while its session is being made ----------------------------------
+
+
+async def test_a_session_made_while_the_payment_expired_is_closed_and_not_recorded(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    portal: Portal,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a reservation due in a minute, and the expiry job running just
+    # while Stripe makes the session the student asked for
+    student = await factory.user()
+    payment = await factory.reserved(student=student, payment_due_days=7)
+    clock.advance(days=7, minutes=-1)
+    gateway = gateway_of(portal)
+    create = gateway.create_checkout_session
+    made: list[str] = []
+
+    async def slow_create(**kwargs: Any) -> Any:
+        created = await create(**kwargs)
+        made.append(created.id)
+        clock.advance(minutes=2)
+        assert await expire_overdue_payments(portal) == 1
+        return created
+
+    monkeypatch.setattr(gateway, "create_checkout_session", slow_create)
+
+    # WHEN the answer comes back
+    response = await client.post(
+        f"{PAYMENTS}/{payment.id}/pay", headers=factory.headers_for(student)
+    )
+
+    # THEN the student hears the payment expired, the new session is closed at
+    # Stripe and not recorded: nobody can pay into a payment that has ended
+    assert response.status_code == 410, response.text
+    assert error_code(response) == "payment_expired"
+    assert (await gateway.retrieve_session(made[0])).status == "expired"
+    assert (await payment_row(portal, payment.id)).checkout_session_id != made[0]
