@@ -23,8 +23,9 @@ ItemT = TypeVar("ItemT")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-# A cursor carries a handful of short values; anything longer is not ours.
-MAX_CURSOR_LENGTH = 512
+# A cursor carries a sort value (at most a 200-character title, which JSON
+# may spell as 1,200 ASCII characters) and an id; anything longer is not ours.
+MAX_CURSOR_LENGTH = 2048
 MAX_TEXT_LENGTH = 200
 # PostgreSQL's `integer`: a larger value would fail the query instead of matching nothing.
 INT_RANGE = (-(2**31), 2**31 - 1)

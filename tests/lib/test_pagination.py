@@ -25,6 +25,13 @@ def test_every_key_type_round_trips() -> None:
     assert key.decode(key.encode(values)) == values
 
 
+def test_the_longest_sort_value_fits_in_a_cursor() -> None:
+    # A 200-character title in a script JSON escapes character by character.
+    key = CursorKey(str, str)
+    values = ("日本語の講座" * 34)[:200], "f" * 32
+    assert key.decode(key.encode(values)) == values
+
+
 def test_no_cursor_is_the_first_page() -> None:
     assert KEY.decode(None) is None
     assert KEY.decode("") is None
@@ -57,6 +64,7 @@ HOSTILE = {
     "NUL in text": KEY.encode([STAMP, "a\x00b"]),
     "non-ASCII cursor": "ÿÿÿÿ",
     "huge": KEY.encode([STAMP, "x" * 5000]),
+    "over the length limit": "A" * 2100,
     "huge text value": KEY.encode([STAMP, "x" * 300]),
     "deep nesting": raw("[" * 300 + "]" * 300),
     "NaN": raw("[NaN, NaN]"),
