@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth import service as auth
 from functions.auth.models import User
+from functions.catalog import seats, waitlist
 from functions.catalog import service as catalog
+from functions.catalog.models import Course
 from lib.runtime import Portal
 from lib.security import Role
 
@@ -142,53 +144,58 @@ SESSION_PATTERNS = [
 
 async def _load_catalog(session: AsyncSession, portal: Portal, users: dict[str, User]) -> None:
     now = portal.clock.now()
-    today = now.date()
-    number = 0
     courses = []
-    for prefix, teacher, titles in DEPARTMENTS:
-        for index, (title, description) in enumerate(titles):
-            number += 1
-            starts = today + timedelta(days=14 + 7 * (number % 6))
-            pattern = SESSION_PATTERNS[number % len(SESSION_PATTERNS)]
-            capacity = [12, 20, 25, 30, 40, 8][number % 6]
-            price = [0, 4900, 12900, 19900, 24900, 9900][number % 6]
-            course = await catalog.create_course(
-                session,
-                catalog.CourseSpec(
-                    code=f"{prefix}-{100 * (1 + index // 3) + 1 + index % 3}",
-                    title=title,
-                    description=description,
-                    instructor_id=users[teacher].id,
-                    starts_on=starts,
-                    ends_on=starts + timedelta(weeks=12),
-                    sessions=[
-                        catalog.SessionSpec(
-                            day,
-                            time.fromisoformat(a),
-                            time.fromisoformat(b),
-                            f"Room {100 + number}",
-                        )
-                        for day, a, b in pattern
-                    ],
-                    capacity=capacity,
-                    price_amount=price,
-                    currency="usd",
-                    payment_due_days=[0, 7, 14][number % 3],
-                ),
-                now=now,
-            )
-            courses.append(course)
+    for number, (code, title, description, teacher) in enumerate(_course_list(), start=1):
+        starts = now.date() + timedelta(days=14 + 7 * (number % 6))
+        pattern = SESSION_PATTERNS[number % len(SESSION_PATTERNS)]
+        view = await catalog.create_course(
+            session,
+            catalog.CourseSpec(
+                code=code,
+                title=title,
+                description=description,
+                instructor_id=users[teacher].id,
+                starts_on=starts,
+                ends_on=starts + timedelta(weeks=12),
+                sessions=[
+                    catalog.SessionSpec(
+                        day, time.fromisoformat(a), time.fromisoformat(b), f"Room {100 + number}"
+                    )
+                    for day, a, b in pattern
+                ],
+                capacity=[12, 20, 25, 30, 40, 8][number % 6],
+                price_amount=[0, 4900, 12900, 19900, 24900, 9900][number % 6],
+                currency="usd",
+                payment_due_days=[0, 7, 14][number % 3],
+            ),
+            now=now,
+        )
+        courses.append(view.course)
     students = [u for u in users.values() if u.role == Role.STUDENT.value]
-    # A full course with a waitlist, and a couple of nearly full ones.
+    await _fill(session, courses, students, now=now)
+
+
+def _course_list() -> list[tuple[str, str, str, str]]:
+    """(code, title, description, instructor) for every demo course."""
+    return [
+        (f"{prefix}-{100 * (1 + index // 3) + 1 + index % 3}", title, description, teacher)
+        for prefix, teacher, titles in DEPARTMENTS
+        for index, (title, description) in enumerate(titles)
+    ]
+
+
+async def _fill(
+    session: AsyncSession, courses: list[Course], students: list[User], *, now: datetime
+) -> None:
+    """A full course with a waitlist, and a couple of nearly full ones. Held
+    seats are reserved as a student would (each with its payment)."""
     full = courses[0]
     await catalog.update_course(session, full.id, catalog.CourseSpec(capacity=3), now=now)
     for student in students[:3]:
-        await catalog.hold_seats(session, student_id=student.id, course_ids=[full.id], now=now)
+        await seats.enroll(session, student_id=student.id, course_id=full.id, now=now)
     for student in students[3:5]:
-        await catalog.join_waitlist(session, student_id=student.id, course_id=full.id, now=now)
+        await waitlist.join_waitlist(session, student_id=student.id, course_id=full.id, now=now)
     for course in courses[1:3]:
         await catalog.update_course(session, course.id, catalog.CourseSpec(capacity=5), now=now)
         for student in students[:4]:
-            await catalog.hold_seats(
-                session, student_id=student.id, course_ids=[course.id], now=now
-            )
+            await seats.enroll(session, student_id=student.id, course_id=course.id, now=now)

@@ -2,7 +2,7 @@
 
 from functions.auth.models import AccountToken, RefreshToken, User
 from functions.catalog.models import Course, CourseSession, Enrollment
-from functions.checkout.models import CartItem, Payment, PaymentItem
+from functions.checkout.models import CartItem, Payment, PaymentItem, Refund
 from functions.webhooks.models import StripeEvent
 from lib.db import Base
 from lib.outbox import OutboxMessage
@@ -20,6 +20,7 @@ __all__ = [
     "Payment",
     "PaymentItem",
     "RefreshToken",
+    "Refund",
     "StripeEvent",
     "ThrottleHit",
     "User",

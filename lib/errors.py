@@ -62,11 +62,6 @@ class NotFound(PortalError):
         super().__init__(message)
 
 
-class Conflict(PortalError):
-    status_code = 409
-    code = "conflict"
-
-
 class Invalid(PortalError):
     status_code = 422
     code = "invalid"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -64,9 +64,16 @@ class Call(Generic[BodyT]):
 
     request: Request
     portal: Portal
-    session: AsyncSession
+    # None for an endpoint whose service opens its own transactions.
+    db: AsyncSession | None
     user: CurrentUser | None
     body: BodyT
+
+    @property
+    def session(self) -> AsyncSession:
+        if self.db is None:
+            raise RuntimeError("this endpoint's service manages its own transactions")
+        return self.db
 
     @property
     def now(self) -> datetime:
@@ -105,6 +112,7 @@ class EndpointSpec:
     summary: str
     query: Sequence[str]
     errors: Sequence[int]
+    own_transactions: bool = False
 
 
 Handler = Callable[[Call[Any]], Awaitable[Response | BaseModel | None]]
@@ -120,29 +128,32 @@ def endpoint(
     summary: str = "",
     query: Sequence[str] = (),
     errors: Sequence[int] = (),
+    own_transactions: bool = False,
 ) -> Callable[[Handler], Endpoint]:
     """Wrap a handler: authenticate, check the role, parse the body, run it in
-    one database session that commits once on success and rolls back on error."""
-    spec = EndpointSpec(access, body, response, status, summary, tuple(query), tuple(errors))
+    one database session that commits once on success and rolls back on error.
+
+    With `own_transactions` the handler gets no session: its service opens its
+    own (`portal.transaction()`), e.g. to call Stripe between two of them. The
+    caller is then read in a session closed before the handler runs, so that
+    no session is held open (on SQLite: the write lock) while it works."""
+    spec = EndpointSpec(
+        access, body, response, status, summary, tuple(query), tuple(errors), own_transactions
+    )
 
     def wrap(handler: Handler) -> Endpoint:
         async def run(request: Request) -> Response:
             portal: Portal = request.app.state.portal
-            read_only = request.method in {"GET", "HEAD"}
-            maker = portal.read_sessions if read_only else portal.sessions
-            async with maker() as session:
-                try:
-                    user = await _authenticate(request, portal, session, access)
-                    parsed = await parse_body(request, body) if body is not None else None
-                    result = await handler(Call(request, portal, session, user, parsed))
-                    await session.commit()
-                except PortalError:
-                    await session.rollback()
-                    raise
-                except Exception as exc:
-                    await session.rollback()
-                    log.exception("request.failed", extra={"path": request.url.path})
-                    raise InternalError() from exc
+            try:
+                if own_transactions:
+                    result = await _run_alone(request, portal, access, body, handler)
+                else:
+                    result = await _run_in_session(request, portal, access, body, handler)
+            except PortalError:
+                raise
+            except Exception as exc:
+                log.exception("request.failed", extra={"path": request.url.path})
+                raise InternalError() from exc
             if isinstance(result, Response):
                 return result
             if result is None:
@@ -155,6 +166,40 @@ def endpoint(
         return run
 
     return wrap
+
+
+async def _run_in_session(
+    request: Request,
+    portal: Portal,
+    access: Access,
+    body: type[BaseModel] | None,
+    handler: Handler,
+) -> Response | BaseModel | None:
+    read_only = request.method in {"GET", "HEAD"}
+    maker = portal.read_sessions if read_only else portal.sessions
+    async with maker() as session:
+        try:
+            user = await _authenticate(request, portal, session, access)
+            parsed = await parse_body(request, body) if body is not None else None
+            result = await handler(Call(request, portal, session, user, parsed))
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    return result
+
+
+async def _run_alone(
+    request: Request,
+    portal: Portal,
+    access: Access,
+    body: type[BaseModel] | None,
+    handler: Handler,
+) -> Response | BaseModel | None:
+    async with portal.read_sessions() as reader:
+        user = await _authenticate(request, portal, reader, access)
+    parsed = await parse_body(request, body) if body is not None else None
+    return await handler(Call(request, portal, None, user, parsed))
 
 
 def spec_of(endpoint: object) -> EndpointSpec | None:
@@ -247,7 +292,3 @@ EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]
     PortalError: portal_error_handler,
     HTTPException: http_error_handler,
 }
-
-
-def route_paths(routes: Iterable[Any]) -> list[str]:
-    return [getattr(route, "path", "") for route in routes]

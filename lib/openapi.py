@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import BaseModel
 from starlette.routing import BaseRoute, Mount, Route
 
-from lib.http import ALL_ROLES, spec_of
+from lib.http import ALL_ROLES, EndpointSpec, spec_of
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -35,6 +35,7 @@ _STATUS_TEXT = {
     409: "Conflict",
     410: "Gone",
     413: "Body too large",
+    415: "Not a JSON body",
     422: "Invalid fields",
     429: "Too many attempts",
 }
@@ -46,6 +47,9 @@ def walk(routes: Iterable[BaseRoute], prefix: str = "") -> Iterable[tuple[str, R
             yield from walk(route.routes, prefix + route.path)
         elif isinstance(route, Route):
             yield prefix + route.path, route
+
+
+Ref = Callable[[type[BaseModel]], dict[str, str]]
 
 
 def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str) -> dict[str, Any]:
@@ -64,49 +68,7 @@ def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str) -> d
         if spec is None or not path.startswith("/api/"):
             continue
         for method in sorted((route.methods or set()) - {"HEAD"}):
-            operation: dict[str, Any] = {
-                "summary": spec.summary,
-                "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower())}",
-                "tags": [path.split("/")[2]],
-                "x-access": spec.access.describe(),
-                "responses": {},
-            }
-            parameters = [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                for name in re.findall(r"{(\w+)}", path)
-            ]
-            parameters += [
-                {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-                for name in spec.query
-            ]
-            if parameters:
-                operation["parameters"] = parameters
-            if not spec.access.public:
-                operation["security"] = [{"bearer": []}]
-            if spec.body is not None:
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": ref(spec.body)}},
-                }
-            ok: dict[str, Any] = {"description": "OK"}
-            if spec.response is not None and spec.status != 204:
-                ok["content"] = {"application/json": {"schema": ref(spec.response)}}
-            operation["responses"][str(spec.status)] = ok
-            codes = set(spec.errors)
-            if spec.body is not None:
-                codes |= {400, 413, 422}
-            if not spec.access.public:
-                codes |= {401}
-                if spec.access.roles != ALL_ROLES:
-                    codes |= {403}
-            for code in sorted(codes):
-                operation["responses"][str(code)] = {
-                    "description": _STATUS_TEXT.get(code, "Error"),
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                    },
-                }
-            paths.setdefault(path, {})[method.lower()] = operation
+            paths.setdefault(path, {})[method.lower()] = _operation(path, method, spec, ref)
 
     return {
         "openapi": "3.1.0",
@@ -119,3 +81,49 @@ def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str) -> d
             },
         },
     }
+
+
+def _operation(path: str, method: str, spec: EndpointSpec, ref: Ref) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": spec.summary,
+        "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower())}",
+        "tags": [path.split("/")[2]],
+        "x-access": spec.access.describe(),
+    }
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", path)
+    ]
+    parameters += [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in spec.query
+    ]
+    if parameters:
+        operation["parameters"] = parameters
+    if not spec.access.public:
+        operation["security"] = [{"bearer": []}]
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref(spec.body)}},
+        }
+    operation["responses"] = _responses(spec, ref)
+    return operation
+
+
+def _responses(spec: EndpointSpec, ref: Ref) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": "OK"}
+    if spec.response is not None and spec.status != 204:
+        ok["content"] = {"application/json": {"schema": ref(spec.response)}}
+    responses: dict[str, Any] = {str(spec.status): ok}
+    codes = set(spec.errors)
+    if spec.body is not None:
+        codes |= {400, 413, 415, 422}
+    if not spec.access.public:
+        codes |= {401}
+        if spec.access.roles != ALL_ROLES:
+            codes |= {403}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for code in sorted(codes):
+        responses[str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "content": error}
+    return responses

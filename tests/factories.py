@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from functions.auth import service as auth
 from functions.auth.models import User
-from functions.catalog import seats
+from functions.catalog import seats, waitlist
 from functions.catalog import service as catalog
 from functions.catalog.models import Course, Enrollment
 from functions.checkout import service as checkout
@@ -25,6 +25,16 @@ from lib.security import Role
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)
+
+
+@dataclass
+class CheckedOut:
+    """What a checkout made: the payment (None when every course was free),
+    the page to pay it on, and the enrollments."""
+
+    payment: Payment | None
+    checkout_url: str | None
+    enrollment_ids: list[str]
 
 
 @dataclass
@@ -138,10 +148,13 @@ class Factory:
             enrollment_closes_on=day(closes_in_days),
         )
         async with self.portal.transaction() as session:
-            return await catalog.create_course(session, spec, now=self.portal.clock.now())
+            view = await catalog.create_course(session, spec, now=self.portal.clock.now())
+        return view.course
 
     async def enrollment(self, *, student: User, course: Course) -> Enrollment:
-        """A seat held (or, for a free course, taken) through the seat rules."""
+        """A seat held (or, for a free course, taken) through the seat rules
+        alone: no payment is opened for it, as for a hold from before every
+        hold had one. `reserved_seat` reserves as a student does."""
         async with self.portal.transaction() as session:
             held = await seats.hold_seats(
                 session, student_id=student.id, course_ids=[course.id], now=self.portal.clock.now()
@@ -150,7 +163,7 @@ class Factory:
 
     async def waitlisted(self, *, student: User, course: Course) -> Enrollment:
         async with self.portal.transaction() as session:
-            enrollment, _ = await seats.join_waitlist(
+            enrollment, _ = await waitlist.join_waitlist(
                 session, student_id=student.id, course_id=course.id, now=self.portal.clock.now()
             )
         return enrollment
@@ -163,16 +176,22 @@ class Factory:
                     session, student.id, course.id, now=self.portal.clock.now()
                 )
 
-    async def checked_out(
-        self, *, student: User, courses: Sequence[Course]
-    ) -> checkout.CheckoutResult:
+    async def reserved_seat(self, *, student: User, course: Course) -> Enrollment:
+        """A seat reserved from the course page: held, with a payment of its own."""
+        async with self.portal.transaction() as session:
+            return await seats.enroll(
+                session, student_id=student.id, course_id=course.id, now=self.portal.clock.now()
+            )
+
+    async def checked_out(self, *, student: User, courses: Sequence[Course]) -> CheckedOut:
         """The courses carted and checked out: seats held, a payment and a Checkout
         Session with the payment simulator (the app must be built, as the `client`
         fixture does)."""
         await self.in_cart(student=student, courses=courses)
         actor = CurrentUser(id=student.id, username=student.username, role=Role(student.role))
-        async with self.portal.transaction() as session:
-            return await checkout.checkout(session, self.portal, actor)
+        view = await checkout.checkout(self.portal, actor)
+        payment = view.payment.payment if view.payment else None
+        return CheckedOut(payment, view.checkout_url, view.enrollment_ids)
 
     async def registered(
         self,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth.models import AccountToken, User
 from functions.auth.repository import AccountTokenRepository
-from lib.outbox import enqueue
+from functions.messages.notices import PasswordReset, VerifyEmail, notify
 from lib.runtime import Portal
 from lib.security import new_secret_token, token_digest
 
@@ -43,14 +43,11 @@ async def issue(session: AsyncSession, portal: Portal, user: User, *, purpose: s
     return raw
 
 
-async def email(
-    session: AsyncSession, portal: Portal, user: User, *, purpose: str, kind: str
-) -> None:
-    """A new link queued in the outbox as a `kind` message (payload `token`)."""
+async def email(session: AsyncSession, portal: Portal, user: User, *, purpose: str) -> None:
+    """A new link e-mailed through the outbox: a reset or a confirmation notice."""
     token = await issue(session, portal, user, purpose=purpose)
-    await enqueue(
-        session, kind=kind, recipient_id=user.id, payload={"token": token}, now=portal.clock.now()
-    )
+    notice = PasswordReset(token=token) if purpose == RESET else VerifyEmail(token=token)
+    await notify(session, notice, to=user.id, now=portal.clock.now())
 
 
 async def find(session: AsyncSession, raw: str, *, purpose: str) -> AccountToken | None:

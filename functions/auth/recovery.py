@@ -31,7 +31,7 @@ async def request_reset(session: AsyncSession, portal: Portal, *, email: str, ad
     await throttles.reserve(session, portal, limits, throttles.RESET_REFUSED)
     user = await UserRepository(session).by_email_key(email_key)
     if user is not None and user.is_active:
-        await links.email(session, portal, user, purpose=links.RESET, kind="auth.password_reset")
+        await links.email(session, portal, user, purpose=links.RESET)
     return REQUESTED
 
 

@@ -3,15 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from functions.auth.models import User
+from lib.schemas import Body
 
 RoleName = Literal["student", "instructor", "admin"]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class RegisterIn(Body):

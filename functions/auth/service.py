@@ -17,9 +17,9 @@ from functions.auth import links, throttles, verification
 from functions.auth.errors import CannotChangeSelf, EmailNotVerified, EmailTaken, UsernameTaken
 from functions.auth.models import User
 from functions.auth.repository import RefreshTokenRepository, UserRepository
+from functions.messages.notices import Welcome, notify
 from lib.errors import Invalid, NotFound
-from lib.outbox import enqueue
-from lib.pagination import decode_cursor, encode_cursor
+from lib.pagination import CursorKey
 from lib.runtime import CurrentUser, Portal
 from lib.security import Role, password_problem, token_digest
 
@@ -120,14 +120,9 @@ async def register(
         limits = throttles.sign_up_limits(portal, address)
         await throttles.reserve(session, portal, limits, throttles.SIGN_UP_REFUSED)
     user = await _create(session, portal, account, verified=False)
-    await enqueue(
-        session,
-        kind="auth.welcome",
-        recipient_id=user.id,
-        payload={"verify_token": await links.issue(session, portal, user, purpose=links.VERIFY)},
-        now=portal.clock.now(),
-        dedupe_key=f"auth.welcome:{user.id}",
-    )
+    verify_token = await links.issue(session, portal, user, purpose=links.VERIFY)
+    welcome = Welcome(verify_token=verify_token)
+    await notify(session, welcome, to=user.id, now=portal.clock.now(), once_per=user.id)
     return user
 
 
@@ -302,6 +297,10 @@ async def change_password(
 # --- administration -------------------------------------------------------------
 
 
+# Users are listed by username, which is unique.
+USERS_KEY = CursorKey(str)
+
+
 async def list_users(session: AsyncSession, query: UserFilter) -> tuple[Sequence[User], str | None]:
     problems: dict[str, str] = {}
     if query.role and query.role not in {r.value for r in Role}:
@@ -314,20 +313,16 @@ async def list_users(session: AsyncSession, query: UserFilter) -> tuple[Sequence
         problems["q"] = "must not contain control characters"
     if problems:
         raise Invalid(fields=problems)
-    after = decode_cursor(query.cursor, size=1)
-    if after and not (isinstance(after[0], str) and _searchable(after[0])):
-        raise Invalid(fields={"cursor": "is not a valid cursor"})
+    after = USERS_KEY.decode(query.cursor)
     active = None if not query.status else query.status == "active"
     rows = await UserRepository(session).search(
         text=query.text.strip() if query.text else None,
         role=query.role or None,
         active=active,
-        after_username=str(after[0]) if after else None,
+        after_username=after[0] if after else None,
         limit=query.limit + 1,
     )
-    items = list(rows[: query.limit])
-    next_cursor = encode_cursor([items[-1].username]) if len(rows) > query.limit else None
-    return items, next_cursor
+    return USERS_KEY.page(rows, query.limit, lambda user: [user.username])
 
 
 async def change_role(

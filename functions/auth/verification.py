@@ -15,7 +15,7 @@ from lib.runtime import Portal
 
 
 async def send_link(session: AsyncSession, portal: Portal, user: User) -> None:
-    await links.email(session, portal, user, purpose=links.VERIFY, kind="auth.verify_email")
+    await links.email(session, portal, user, purpose=links.VERIFY)
 
 
 async def resend(session: AsyncSession, portal: Portal, user_id: str) -> None:

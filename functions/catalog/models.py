@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
+from typing import Literal, get_args
 
 from sqlalchemy import (
     CheckConstraint,
@@ -17,6 +18,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lib.db import Base, UTCDateTime, new_id
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+# A session's weekday is stored as its index here: 0 is Monday, as date.weekday() counts.
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)
 
 
 class EnrollmentStatus(enum.StrEnum):

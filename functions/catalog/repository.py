@@ -11,8 +11,16 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth.models import User
-from functions.catalog.models import Course, CourseSession, Enrollment, EnrollmentStatus
+from functions.catalog.models import (
+    LIVE_STATUSES,
+    SEAT_STATUSES,
+    Course,
+    CourseSession,
+    Enrollment,
+    EnrollmentStatus,
+)
 from lib.db import escape_like, rowcount
+from lib.pagination import after as past
 
 SORTS = {
     "code": Course.code,
@@ -33,7 +41,7 @@ class CourseQuery:
     include_archived: bool = False
     sort: str = "code"
     descending: bool = False
-    after: tuple[Any, str] | None = None
+    after: tuple[Any, ...] | None = None
     limit: int = 20
 
 
@@ -128,16 +136,9 @@ class CourseRepository:
         if query.max_price is not None:
             statement = statement.where(Course.price_amount <= query.max_price)
         column = SORTS[query.sort]
-        if query.after is not None:
-            value, last_id = query.after
-            if query.descending:
-                statement = statement.where(
-                    or_(column < value, and_(column == value, Course.id < last_id))
-                )
-            else:
-                statement = statement.where(
-                    or_(column > value, and_(column == value, Course.id > last_id))
-                )
+        beyond = past((column, Course.id), query.after, descending=query.descending)
+        if beyond is not None:
+            statement = statement.where(beyond)
         order = (column.desc(), Course.id.desc()) if query.descending else (column, Course.id)
         statement = statement.order_by(*order).limit(query.limit)
         return list((await self.session.execute(statement)).scalars().all())
@@ -157,14 +158,15 @@ class CourseRepository:
         return rowcount(result) == 1
 
     async def take_seat_for_promotion(self, course_id: str, *, today: date) -> bool:
-        """A seat for the waitlist: the course must be live and not yet started."""
+        """A seat for the waitlist: the course must be live and either not yet
+        started or, started, still taking enrollments (as a newcomer could)."""
         result = await self.session.execute(
             update(Course)
             .where(
                 Course.id == course_id,
                 Course.seats_taken < Course.capacity,
                 Course.archived_at.is_(None),
-                Course.starts_on > today,
+                or_(Course.starts_on > today, Course.enrollment_closes_on >= today),
             )
             .values(seats_taken=Course.seats_taken + 1)
             .execution_options(synchronize_session=False)
@@ -224,16 +226,27 @@ class EnrollmentRepository:
             select(Enrollment).where(
                 Enrollment.student_id == student_id,
                 Enrollment.course_id == course_id,
-                Enrollment.status.in_(
-                    [
-                        EnrollmentStatus.PENDING_PAYMENT,
-                        EnrollmentStatus.ACTIVE,
-                        EnrollmentStatus.WAITLISTED,
-                    ]
-                ),
+                Enrollment.status.in_(LIVE_STATUSES),
             )
         )
         return result.scalar_one_or_none()
+
+    async def live_for_student(self, student_id: str) -> list[Enrollment]:
+        result = await self.session.execute(
+            select(Enrollment).where(
+                Enrollment.student_id == student_id, Enrollment.status.in_(LIVE_STATUSES)
+            )
+        )
+        return list(result.scalars().all())
+
+    async def seated_for_payment(self, payment_id: str) -> int:
+        """How many of a payment's enrollments still hold a seat."""
+        result = await self.session.execute(
+            select(func.count()).where(
+                Enrollment.payment_id == payment_id, Enrollment.status.in_(SEAT_STATUSES)
+            )
+        )
+        return int(result.scalar_one())
 
     async def latest_for(
         self, *, student_id: str, course_ids: Sequence[str]
@@ -254,17 +267,12 @@ class EnrollmentRepository:
         return latest
 
     async def for_student(
-        self, student_id: str, *, after: tuple[datetime, str] | None, limit: int
+        self, student_id: str, *, after: tuple[Any, ...] | None, limit: int
     ) -> list[Enrollment]:
         query = select(Enrollment).where(Enrollment.student_id == student_id)
-        if after:
-            stamp, last_id = after
-            query = query.where(
-                or_(
-                    Enrollment.created_at < stamp,
-                    and_(Enrollment.created_at == stamp, Enrollment.id < last_id),
-                )
-            )
+        beyond = past((Enrollment.created_at, Enrollment.id), after, descending=True)
+        if beyond is not None:
+            query = query.where(beyond)
         query = query.order_by(Enrollment.created_at.desc(), Enrollment.id.desc()).limit(limit)
         return list((await self.session.execute(query)).scalars().all())
 
@@ -273,7 +281,7 @@ class EnrollmentRepository:
         course_id: str,
         *,
         statuses: Sequence[str],
-        after: str | None,
+        after: tuple[Any, ...] | None,
         limit: int | None,
     ) -> list[tuple[Enrollment, User]]:
         query = (
@@ -281,8 +289,8 @@ class EnrollmentRepository:
             .join(User, User.id == Enrollment.student_id)
             .where(Enrollment.course_id == course_id, Enrollment.status.in_(statuses))
         )
-        if after:
-            query = query.where(User.username > after)
+        if (beyond := past((User.username,), after)) is not None:
+            query = query.where(beyond)
         query = query.order_by(User.username)
         if limit is not None:
             query = query.limit(limit)
@@ -310,15 +318,6 @@ class EnrollmentRepository:
             )
         )
         return int(result.scalar_one()) + 1
-
-    async def waitlist_length(self, course_id: str) -> int:
-        result = await self.session.execute(
-            select(func.count()).where(
-                Enrollment.course_id == course_id,
-                Enrollment.status == EnrollmentStatus.WAITLISTED,
-            )
-        )
-        return int(result.scalar_one())
 
     async def waitlist_lengths(self, course_ids: Sequence[str]) -> dict[str, int]:
         if not course_ids:
@@ -357,10 +356,13 @@ class EnrollmentRepository:
         return rowcount(result) == 1
 
     async def expired_holds(self, *, now: datetime, limit: int) -> list[Enrollment]:
+        """Holds past their due time that no payment answers for: a held seat
+        with a payment lapses with that payment, never on its own."""
         result = await self.session.execute(
             select(Enrollment)
             .where(
                 Enrollment.status == EnrollmentStatus.PENDING_PAYMENT,
+                Enrollment.payment_id.is_(None),
                 Enrollment.due_at.is_not(None),
                 Enrollment.due_at <= now,
             )
@@ -368,21 +370,6 @@ class EnrollmentRepository:
             .limit(limit)
         )
         return list(result.scalars().all())
-
-    async def count_seated(self, course_id: str) -> int:
-        result = await self.session.execute(
-            select(func.count()).where(
-                Enrollment.course_id == course_id,
-                Enrollment.status.in_(
-                    [
-                        EnrollmentStatus.PENDING_PAYMENT,
-                        EnrollmentStatus.ACTIVE,
-                        EnrollmentStatus.COMPLETED,
-                    ]
-                ),
-            )
-        )
-        return int(result.scalar_one())
 
 
 def _liveness(enrollment: Enrollment) -> int:

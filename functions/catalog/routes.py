@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import csv
-import io
-
 from starlette.responses import Response
 from starlette.routing import Route
 
-from functions.catalog import seats, service
+from functions.catalog import listing, seats, service, waitlist
 from functions.catalog.schemas import (
     CourseEnvelope,
     CourseIn,
@@ -66,9 +63,9 @@ def _spec(body: CourseIn | CoursePatch) -> service.CourseSpec:
     summary="Search and filter the catalog",
 )
 async def list_courses(call: Call[None]) -> CoursePage:
-    views, next_cursor = await service.list_courses(
+    views, next_cursor = await listing.list_courses(
         call.session,
-        service.CourseFilter(
+        listing.CourseFilter(
             text=call.query("q"), instructor_id=call.query("instructor"),
             status=call.query("status"), weekday=call.query("weekday"),
             min_price=call.query("min_price"), max_price=call.query("max_price"),
@@ -96,8 +93,9 @@ async def get_course(call: Call[None]) -> CourseEnvelope:
     summary="Create a course",
 )
 async def create_course(call: Call[CourseIn]) -> CourseEnvelope:
-    course = await service.create_course(call.session, _spec(call.body), now=call.now)
-    view = await service.get_course(call.session, course.id, viewer=call.user, now=call.now)
+    view = await service.create_course(
+        call.session, _spec(call.body), now=call.now, viewer=call.user
+    )
     return CourseEnvelope(course=course_out(view))
 
 
@@ -109,10 +107,9 @@ async def create_course(call: Call[CourseIn]) -> CourseEnvelope:
     summary="Change a course (capacity never below the seats taken)",
 )
 async def update_course(call: Call[CoursePatch]) -> CourseEnvelope:
-    course = await service.update_course(
-        call.session, call.path("id"), _spec(call.body), now=call.now
+    view = await service.update_course(
+        call.session, call.path("id"), _spec(call.body), now=call.now, viewer=call.user
     )
-    view = await service.get_course(call.session, course.id, viewer=call.user, now=call.now)
     return CourseEnvelope(course=course_out(view))
 
 
@@ -123,8 +120,9 @@ async def update_course(call: Call[CoursePatch]) -> CourseEnvelope:
     summary="Archive a course: it leaves the catalog and keeps its history",
 )
 async def archive_course(call: Call[None]) -> CourseEnvelope:
-    course = await service.archive_course(call.session, call.path("id"), now=call.now)
-    view = await service.get_course(call.session, course.id, viewer=call.user, now=call.now)
+    view = await service.archive_course(
+        call.session, call.path("id"), now=call.now, viewer=call.user
+    )
     return CourseEnvelope(course=course_out(view))
 
 
@@ -133,13 +131,13 @@ async def archive_course(call: Call[None]) -> CourseEnvelope:
     response=EnrollmentEnvelope,
     status=201,
     errors=[404, 409],
-    summary="Enroll in one course: free courses at once, others hold a seat until due",
+    summary="Enroll in one course: free ones at once; a paid one holds a seat with a payment",
 )
 async def enroll(call: Call[None]) -> EnrollmentEnvelope:
-    held = await seats.hold_seats(
-        call.session, student_id=call.me.id, course_ids=[call.path("id")], now=call.now
+    enrollment = await seats.enroll(
+        call.session, student_id=call.me.id, course_id=call.path("id"), now=call.now
     )
-    return EnrollmentEnvelope(enrollment=enrollment_out(held[0]))
+    return EnrollmentEnvelope(enrollment=enrollment_out(enrollment))
 
 
 @endpoint(
@@ -150,7 +148,7 @@ async def enroll(call: Call[None]) -> EnrollmentEnvelope:
     summary="Join a full course's waitlist",
 )
 async def join_waitlist(call: Call[None]) -> EnrollmentEnvelope:
-    enrollment, position = await seats.join_waitlist(
+    enrollment, position = await waitlist.join_waitlist(
         call.session, student_id=call.me.id, course_id=call.path("id"), now=call.now
     )
     return EnrollmentEnvelope(enrollment=enrollment_out(enrollment, position=position))
@@ -163,7 +161,7 @@ async def join_waitlist(call: Call[None]) -> EnrollmentEnvelope:
     summary="Leave a course's waitlist",
 )
 async def leave_waitlist(call: Call[None]) -> EnrollmentEnvelope:
-    enrollment = await seats.leave_waitlist(
+    enrollment = await waitlist.leave_waitlist(
         call.session, student_id=call.me.id, course_id=call.path("id"), now=call.now
     )
     return EnrollmentEnvelope(enrollment=enrollment_out(enrollment))
@@ -179,12 +177,12 @@ async def leave_waitlist(call: Call[None]) -> EnrollmentEnvelope:
 async def list_enrollments(call: Call[None]) -> EnrollmentPage:
     limit = parse_limit(call.query("limit"))
     if course_id := call.query("course_id"):
-        entries, next_cursor = await service.roster(
+        entries, next_cursor = await listing.roster(
             call.session, call.me, course_id, cursor=call.query("cursor"), limit=limit
         )
         items = [enrollment_out(e.enrollment, position=e.position) for e in entries]
         return EnrollmentPage(items=items, next_cursor=next_cursor)
-    views, next_cursor = await service.my_enrollments(
+    views, next_cursor = await listing.my_enrollments(
         call.session, call.me, cursor=call.query("cursor"), limit=limit, now=call.now
     )
     items = [enrollment_out(v.enrollment, position=v.position, course=v.course) for v in views]
@@ -210,7 +208,7 @@ async def drop_enrollment(call: Call[None]) -> EnrollmentEnvelope:
     summary="A course's roster",
 )
 async def roster(call: Call[None]) -> RosterPage:
-    entries, next_cursor = await service.roster(
+    entries, next_cursor = await listing.roster(
         call.session, call.me, call.path("id"),
         cursor=call.query("cursor"), limit=parse_limit(call.query("limit")),
     )  # fmt: skip
@@ -230,30 +228,12 @@ async def roster(call: Call[None]) -> RosterPage:
 
 @endpoint(only(Role.INSTRUCTOR, Role.ADMIN), errors=[403, 404], summary="A course's roster as CSV")
 async def roster_csv(call: Call[None]) -> Response:
-    course_id = call.path("id")
-    entries, _ = await service.roster(call.session, call.me, course_id, cursor=None, limit=None)
-    code = await service.course_code(call.session, course_id)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["username", "full_name", "email", "status", "waitlist_position", "due_at",
-                     "enrolled_at"])  # fmt: skip
-    for e in entries:
-        writer.writerow([
-            _csv_safe(e.username), _csv_safe(e.full_name), _csv_safe(e.email),
-            e.enrollment.status, e.position or "",
-            e.enrollment.due_at.isoformat() if e.enrollment.due_at else "",
-            e.enrollment.created_at.isoformat(),
-        ])  # fmt: skip
+    file = await listing.roster_csv(call.session, call.me, call.path("id"))
     return Response(
-        buffer.getvalue(),
+        file.text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="roster-{code}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
     )
-
-
-def _csv_safe(value: str) -> str:
-    # Spreadsheets run cells that start with these as formulas.
-    return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
 
 
 routes = [

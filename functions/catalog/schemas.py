@@ -1,23 +1,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from functions.catalog.models import Enrollment
+from functions.catalog.models import WEEKDAYS, Enrollment, Weekday
 from functions.catalog.service import CourseView
+from functions.catalog.timetable import Clash
+from lib.schemas import Body, MoneyOut
 
-Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-WEEKDAYS: list[str] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 CourseStatus = Literal["open", "full", "closed"]
 EnrollmentStatusName = Literal[
     "pending_payment", "active", "waitlisted", "expired", "dropped", "refunded", "completed"
 ]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SessionIn(Body):
@@ -82,16 +78,50 @@ class ScheduleOut(BaseModel):
     sessions: list[SessionOut]
 
 
-class MoneyOut(BaseModel):
-    amount: int
-    currency: str
-
-
 class MyEnrollmentOut(BaseModel):
     id: str
     status: EnrollmentStatusName
     due_at: datetime | None
     position: int | None = None
+    # The payment a held seat answers to (pay it at /api/checkout/payments/{id}/pay).
+    payment_id: str | None = None
+
+
+ClashWith = Literal["cart", "pending_payment", "active", "waitlisted"]
+
+
+class CourseRefOut(BaseModel):
+    id: str
+    code: str
+    title: str
+
+
+class ClashOut(BaseModel):
+    """`course_id` meets at the same time as `other_course`, which the student
+    has in their cart (`other_is: "cart"`) or is enrolled in (its status)."""
+
+    course_id: str
+    other_course: CourseRefOut
+    other_is: ClashWith
+    weekday: Weekday
+    start_time: str
+    end_time: str
+    first_date: date
+    last_date: date
+
+    @classmethod
+    def of(cls, clash: Clash) -> ClashOut:
+        other = clash.other
+        return cls(
+            course_id=clash.course.id,
+            other_course=CourseRefOut(id=other.id, code=other.code, title=other.title),
+            other_is=cast(ClashWith, clash.other_is),
+            weekday=cast(Weekday, clash.overlap.weekday),
+            start_time=clash.overlap.start_time.strftime("%H:%M"),
+            end_time=clash.overlap.end_time.strftime("%H:%M"),
+            first_date=clash.overlap.first_date,
+            last_date=clash.overlap.last_date,
+        )
 
 
 class CourseOut(BaseModel):
@@ -111,6 +141,8 @@ class CourseOut(BaseModel):
     archived: bool
     waitlist_length: int | None = None
     my_enrollment: MyEnrollmentOut | None = None
+    # Only on one course fetched by a signed-in student; null in lists.
+    clashes: list[ClashOut] | None = None
 
 
 class CourseEnvelope(BaseModel):
@@ -130,6 +162,8 @@ class EnrollmentOut(BaseModel):
     due_at: datetime | None
     position: int | None = None
     created_at: datetime
+    # The payment a held seat answers to; null for free and waitlisted ones.
+    payment_id: str | None = None
     course: CourseOut | None = None
 
 
@@ -168,6 +202,7 @@ def course_out(view: CourseView) -> CourseOut:
             status=view.mine.status,
             due_at=view.mine.due_at,
             position=view.my_position,
+            payment_id=view.mine.payment_id,
         )
     return CourseOut(
         id=course.id,
@@ -180,7 +215,7 @@ def course_out(view: CourseView) -> CourseOut:
             ends_on=course.ends_on,
             sessions=[
                 SessionOut(
-                    weekday=WEEKDAYS[s.weekday],
+                    weekday=cast(Weekday, WEEKDAYS[s.weekday]),
                     start_time=s.start_time.strftime("%H:%M"),
                     end_time=s.end_time.strftime("%H:%M"),
                     location=s.location,
@@ -198,6 +233,7 @@ def course_out(view: CourseView) -> CourseOut:
         archived=course.archived_at is not None,
         waitlist_length=view.waitlist_length,
         my_enrollment=mine,
+        clashes=None if view.clashes is None else [ClashOut.of(c) for c in view.clashes],
     )
 
 
@@ -212,5 +248,6 @@ def enrollment_out(
         due_at=enrollment.due_at,
         position=position,
         created_at=enrollment.created_at,
+        payment_id=enrollment.payment_id,
         course=course_out(course) if course else None,
     )

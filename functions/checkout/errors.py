@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from lib.errors import PortalError
+from lib.payments.gateway import PaymentProviderError
 
 
 class CheckoutError(PortalError):
@@ -71,3 +74,15 @@ class EventNotReady(CheckoutError):
 
     status_code = 409
     code = "event_not_ready"
+
+
+class CheckoutSessionUnavailable(PaymentProviderError):
+    """Stripe did not open the payment page after the seats were held: they
+    stay held with their payment, which the student pays from Payments."""
+
+    def __init__(self, payment_id: str, due_at: datetime) -> None:
+        super().__init__(
+            "The payment provider could not be reached. Your seats are held until "
+            f"{due_at:%Y-%m-%d %H:%M} UTC: pay from your payments page.",
+            fields={"payment_id": payment_id},
+        )

@@ -34,9 +34,15 @@ class Payment(Base):
     __table_args__ = (
         Index("ix_payments_student_id_created_at", "student_id", "created_at"),
         Index("ix_payments_status_due_at", "status", "due_at"),
+        Index("uq_payments_receipt_number", "receipt_number", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # What a person reads and quotes ("R-7F3A-9C2M"); the id stays the key.
+    # Every payment has one; the column is nullable only so that it could be
+    # added to a filled table without SQLite rebuilding it (and with it, through
+    # ON DELETE CASCADE, emptying payment_items).
+    receipt_number: Mapped[str] = mapped_column(String(16), nullable=True)
     student_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="RESTRICT"))
     status: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(Integer)
@@ -74,3 +80,35 @@ class PaymentItem(Base):
     # Set when this line's seat could not be given (a late payment after the
     # hold lapsed and the course filled up): its amount went back.
     refunded: Mapped[bool] = mapped_column(default=False)
+
+
+class RefundStatus(enum.StrEnum):
+    OWED = "owed"
+    ISSUED = "issued"
+    # Retried for a day without success: an operator must look (see the README).
+    FAILED = "failed"
+
+
+class Refund(Base):
+    """Money a Stripe event obliges us to give back (a late payment for a lapsed
+    seat, a second charge, money for a payment we never recorded). It is
+    written in the event's transaction and sent to Stripe after the commit,
+    under its idempotency key, retried by a job until Stripe takes it."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (Index("ix_refunds_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # No foreign key: money for a payment we never recorded is given back too.
+    payment_id: Mapped[str] = mapped_column(String(255), index=True)
+    payment_intent: Mapped[str] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(20))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.checkout.models import Payment
 from functions.checkout.repository import PaymentRepository
-from lib.outbox import enqueue
+from functions.messages.notices import CheckoutUnfinished, PaymentDueSoon, notify
 
 DUE_SOON_DAYS = (3, 1)
 UNFINISHED_AFTER = timedelta(hours=1)
@@ -56,21 +56,17 @@ async def send_payment_reminders(
 
 
 async def _remind(session: AsyncSession, payment: Payment, days: int, *, now: datetime) -> bool:
-    return await enqueue(
-        session,
-        kind="checkout.payment_due_soon",
-        recipient_id=payment.student_id,
-        payload={
-            "payment_id": payment.id,
-            "amount": payment.amount,
-            "currency": payment.currency,
-            "due_at": payment.due_at.isoformat(),
-            "due_in": _due_in(days),
-            "days": days,
-        },
-        now=now,
-        dedupe_key=f"checkout.payment_due_soon:{payment.id}:{days}d:{payment.due_at.isoformat()}",
+    notice = PaymentDueSoon(
+        payment_id=payment.id,
+        amount=payment.amount,
+        currency=payment.currency,
+        due_at=payment.due_at,
+        due_in=_due_in(days),
+        days=days,
     )
+    # Keyed by the due time too: a payment whose due date moves is reminded again.
+    about = f"{payment.id}:{days}d:{payment.due_at.isoformat()}"
+    return await notify(session, notice, to=payment.student_id, now=now, once_per=about)
 
 
 async def remind_pending_checkouts(
@@ -80,23 +76,17 @@ async def remind_pending_checkouts(
     queued = 0
     after: tuple[datetime, str] | None = None
     while True:
-        page = await payments.pending_started_before(
+        page = await payments.checkouts_started_before(
             before=now - UNFINISHED_AFTER, now=now, limit=batch, after=after
         )
         for payment in page:
-            if await enqueue(
-                session,
-                kind="checkout.checkout_unfinished",
-                recipient_id=payment.student_id,
-                payload={
-                    "payment_id": payment.id,
-                    "amount": payment.amount,
-                    "currency": payment.currency,
-                    "due_at": payment.due_at.isoformat(),
-                },
-                now=now,
-                dedupe_key=f"checkout.checkout_unfinished:{payment.id}",
-            ):
+            notice = CheckoutUnfinished(
+                payment_id=payment.id,
+                amount=payment.amount,
+                currency=payment.currency,
+                due_at=payment.due_at,
+            )
+            if await notify(session, notice, to=payment.student_id, now=now, once_per=payment.id):
                 queued += 1
         if len(page) < batch:
             return queued

@@ -1,4 +1,4 @@
-"""Every query of the checkout: carts, payments and their items."""
+"""Every query of the checkout: carts, payments, their items, refunds owed."""
 
 from __future__ import annotations
 
@@ -6,16 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from functions.checkout.models import CartItem, Payment, PaymentItem
-from lib.db import rowcount
-
-
-def _after(column: Any, key: tuple[datetime, str]) -> Any:
-    stamp, last_id = key
-    return or_(column > stamp, and_(column == stamp, Payment.id > last_id))
+from functions.checkout.models import (
+    CartItem,
+    Payment,
+    PaymentItem,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
+from lib.db import insert_for, rowcount
+from lib.pagination import after as past
 
 
 class CartRepository:
@@ -42,13 +46,15 @@ class CartRepository:
         self.session.add(item)
         await self.session.flush()
 
-    async def remove(self, student_id: str, course_id: str) -> bool:
+    async def remove(self, student_id: str, course_ids: Sequence[str]) -> int:
+        if not course_ids:
+            return 0
         result = await self.session.execute(
             delete(CartItem).where(
-                CartItem.student_id == student_id, CartItem.course_id == course_id
+                CartItem.student_id == student_id, CartItem.course_id.in_(course_ids)
             )
         )
-        return rowcount(result) == 1
+        return rowcount(result)
 
     async def clear(self, student_id: str) -> None:
         await self.session.execute(delete(CartItem).where(CartItem.student_id == student_id))
@@ -58,10 +64,18 @@ class PaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, payment: Payment, items: Sequence[PaymentItem]) -> None:
-        self.session.add(payment)
-        self.session.add_all(items)
-        await self.session.flush()
+    async def add(self, payment: Payment, items: Sequence[PaymentItem]) -> bool:
+        """False when the receipt number is taken already (the caller draws another)."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(payment)
+                self.session.add_all(items)
+                await self.session.flush()
+        except IntegrityError as exc:
+            if "receipt_number" not in str(exc.orig).lower():
+                raise
+            return False
+        return True
 
     async def get(self, payment_id: str, *, for_update: bool = False) -> Payment | None:
         query = (
@@ -81,7 +95,10 @@ class PaymentRepository:
 
     async def items(self, payment_id: str) -> list[PaymentItem]:
         result = await self.session.execute(
-            select(PaymentItem).where(PaymentItem.payment_id == payment_id).order_by(PaymentItem.id)
+            select(PaymentItem)
+            .where(PaymentItem.payment_id == payment_id)
+            .order_by(PaymentItem.id)
+            .execution_options(populate_existing=True)
         )
         return list(result.scalars().all())
 
@@ -102,11 +119,13 @@ class PaymentRepository:
         *,
         from_statuses: Sequence[str],
         values: dict[str, Any],
+        where: Sequence[Any] = (),
     ) -> bool:
-        """Change a payment only from the expected statuses: state moves forward once."""
+        """Change a payment only from the expected statuses (and `where`): state
+        moves forward once, and the loser of a race changes nothing."""
         result = await self.session.execute(
             update(Payment)
-            .where(Payment.id == payment_id, Payment.status.in_(from_statuses))
+            .where(Payment.id == payment_id, Payment.status.in_(from_statuses), *where)
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -116,7 +135,7 @@ class PaymentRepository:
         result = await self.session.execute(
             select(Payment)
             .where(
-                Payment.status == "pending",
+                Payment.status == PaymentStatus.PENDING,
                 Payment.processing.is_(False),
                 Payment.due_at <= now,
             )
@@ -135,17 +154,17 @@ class PaymentRepository:
     ) -> list[Payment]:
         """Pending payments falling due in (now, until], by (due_at, id) after `after`."""
         query = select(Payment).where(
-            Payment.status == "pending",
+            Payment.status == PaymentStatus.PENDING,
             Payment.processing.is_(False),
             Payment.due_at > now,
             Payment.due_at <= until,
         )
-        if after:
-            query = query.where(_after(Payment.due_at, after))
+        if (beyond := past((Payment.due_at, Payment.id), after)) is not None:
+            query = query.where(beyond)
         result = await self.session.execute(query.order_by(Payment.due_at, Payment.id).limit(limit))
         return list(result.scalars().all())
 
-    async def pending_started_before(
+    async def checkouts_started_before(
         self,
         *,
         before: datetime,
@@ -153,15 +172,18 @@ class PaymentRepository:
         limit: int,
         after: tuple[datetime, str] | None = None,
     ) -> list[Payment]:
-        """Pending payments started by `before`, by (created_at, id) after `after`."""
+        """Pending payments whose checkout (a Checkout Session) was started by
+        `before`, by (created_at, id) after `after`. A seat reserved to pay
+        later has a payment too, but no checkout was started for it."""
         query = select(Payment).where(
-            Payment.status == "pending",
+            Payment.status == PaymentStatus.PENDING,
             Payment.processing.is_(False),
+            Payment.sessions_started > 0,
             Payment.created_at <= before,
             Payment.due_at > now,
         )
-        if after:
-            query = query.where(_after(Payment.created_at, after))
+        if (beyond := past((Payment.created_at, Payment.id), after)) is not None:
+            query = query.where(beyond)
         result = await self.session.execute(
             query.order_by(Payment.created_at, Payment.id).limit(limit)
         )
@@ -177,21 +199,54 @@ class PaymentRepository:
         *,
         student_id: str | None,
         status: str | None,
-        after: tuple[datetime, str] | None,
+        after: tuple[Any, ...] | None,
         limit: int,
     ) -> list[Payment]:
+        """Newest first, by (created_at, id)."""
         query = select(Payment)
         if student_id:
             query = query.where(Payment.student_id == student_id)
         if status:
             query = query.where(Payment.status == status)
-        if after:
-            stamp, last_id = after
-            query = query.where(
-                or_(
-                    Payment.created_at < stamp,
-                    and_(Payment.created_at == stamp, Payment.id < last_id),
-                )
-            )
+        if (beyond := past((Payment.created_at, Payment.id), after, descending=True)) is not None:
+            query = query.where(beyond)
         query = query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
         return list((await self.session.execute(query)).scalars().all())
+
+
+class RefundRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def owe(self, values: dict[str, Any]) -> None:
+        """Record a refund owed, once per idempotency key: a replayed event owes nothing more."""
+        statement = insert_for(self.session)(Refund).values(**values)
+        await self.session.execute(
+            statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+
+    async def get(self, key: str) -> Refund | None:
+        result = await self.session.execute(
+            select(Refund)
+            .where(Refund.idempotency_key == key)
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def due(self, *, now: datetime, limit: int) -> list[Refund]:
+        result = await self.session.execute(
+            select(Refund)
+            .where(Refund.status == RefundStatus.OWED, Refund.next_attempt_at <= now)
+            .order_by(Refund.next_attempt_at, Refund.id)
+            .limit(limit)
+        )
+        return list(result.scalars().all())
+
+    async def settle(self, key: str, values: dict[str, Any]) -> bool:
+        """Record what became of an owed refund; only while it is still owed."""
+        result = await self.session.execute(
+            update(Refund)
+            .where(Refund.idempotency_key == key, Refund.status == RefundStatus.OWED)
+            .values(**values)
+        )
+        return rowcount(result) == 1

@@ -50,17 +50,12 @@ async def remove_item(call: Call[None]) -> CartOut:
     STUDENT,
     response=CheckoutOut,
     status=201,
-    errors=[409, 502],
+    errors=[409, 410, 502],
     summary="Hold a seat in every cart course (or none) and start paying",
+    own_transactions=True,
 )
 async def checkout(call: Call[None]) -> CheckoutOut:
-    result = await service.checkout(call.session, call.portal, call.me)
-    payment = None
-    if result.payment is not None:
-        payment = PaymentOut.of(await service.get_payment(call.session, call.me, result.payment.id))
-    return CheckoutOut(
-        payment=payment, checkout_url=result.checkout_url, enrollment_ids=result.enrollment_ids
-    )
+    return CheckoutOut.of(await service.checkout(call.portal, call.me))
 
 
 @endpoint(
@@ -89,12 +84,11 @@ async def get_payment(call: Call[None]) -> PaymentEnvelope:
     STUDENT,
     response=PayOut,
     errors=[404, 409, 410, 502],
-    summary="Pay a pending payment: a fresh Checkout Session",
+    summary="Pay a pending payment: its Checkout Session, a fresh one if it no longer works",
+    own_transactions=True,
 )
 async def pay(call: Call[None]) -> PayOut:
-    payment = await service.pay_later(call.session, call.portal, call.me, call.path("id"))
-    view = await service.get_payment(call.session, call.me, payment.id)
-    return PayOut(payment=PaymentOut.of(view), checkout_url=payment.checkout_url)
+    return PayOut.of(await service.pay_later(call.portal, call.me, call.path("id")))
 
 
 @endpoint(
@@ -103,11 +97,10 @@ async def pay(call: Call[None]) -> PayOut:
     status=201,
     errors=[404, 409, 410, 502],
     summary="Pay for a seat held outside a checkout (waitlist promotion, reservation)",
+    own_transactions=True,
 )
 async def pay_hold(call: Call[None]) -> PayOut:
-    payment = await service.pay_for_hold(call.session, call.portal, call.me, call.path("id"))
-    view = await service.get_payment(call.session, call.me, payment.id)
-    return PayOut(payment=PaymentOut.of(view), checkout_url=payment.checkout_url)
+    return PayOut.of(await service.pay_for_hold(call.portal, call.me, call.path("id")))
 
 
 @endpoint(
@@ -115,9 +108,10 @@ async def pay_hold(call: Call[None]) -> PayOut:
     response=PaymentEnvelope,
     errors=[404, 409, 502],
     summary="Refund a paid payment; its enrollments end as refunded",
+    own_transactions=True,
 )
 async def refund(call: Call[None]) -> PaymentEnvelope:
-    view = await service.refund(call.session, call.portal, call.path("id"))
+    view = await service.refund(call.portal, call.path("id"))
     return PaymentEnvelope(payment=PaymentOut.of(view))
 
 

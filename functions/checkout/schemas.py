@@ -3,36 +3,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from functions.catalog.schemas import CourseOut, course_out
-from functions.checkout.service import Cart, PaymentView
+from functions.catalog.schemas import ClashOut, CourseOut, course_out
+from functions.checkout.service import Cart, PaymentView, PayView
+from lib.schemas import Body, MoneyOut
 
 PaymentStatusName = Literal["pending", "paid", "failed", "expired", "refunded"]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CartItemIn(Body):
     course_id: str
 
 
-class MoneyOut(BaseModel):
-    amount: int
-    currency: str | None
-
-
 class CartOut(BaseModel):
     items: list[CourseOut]
     total: MoneyOut
+    # Cart courses that meet at the same time as each other (each pair once)
+    # or as the student's live enrollments: a warning, checkout still works.
+    clashes: list[ClashOut]
 
     @classmethod
     def of(cls, cart: Cart) -> CartOut:
         return cls(
             items=[course_out(v) for v in cart.courses],
             total=MoneyOut(amount=cart.total, currency=cart.currency),
+            clashes=[ClashOut.of(c) for c in cart.clashes],
         )
 
 
@@ -46,6 +42,8 @@ class PaymentItemOut(BaseModel):
 
 class PaymentOut(BaseModel):
     id: str
+    # The short form a person reads and quotes, e.g. "R-7F3A-9C2M".
+    receipt_number: str
     status: PaymentStatusName
     amount: int
     currency: str
@@ -66,6 +64,7 @@ class PaymentOut(BaseModel):
         p = view.payment
         return cls(
             id=p.id,
+            receipt_number=p.receipt_number,
             status=p.status,
             amount=p.amount,
             currency=p.currency,
@@ -106,7 +105,20 @@ class CheckoutOut(BaseModel):
     checkout_url: str | None
     enrollment_ids: list[str]
 
+    @classmethod
+    def of(cls, view: PayView) -> CheckoutOut:
+        return cls(
+            payment=PaymentOut.of(view.payment) if view.payment else None,
+            checkout_url=view.checkout_url,
+            enrollment_ids=view.enrollment_ids,
+        )
+
 
 class PayOut(BaseModel):
     payment: PaymentOut
     checkout_url: str | None
+
+    @classmethod
+    def of(cls, view: PayView) -> PayOut:
+        assert view.payment is not None
+        return cls(payment=PaymentOut.of(view.payment), checkout_url=view.checkout_url)

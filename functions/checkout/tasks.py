@@ -12,10 +12,16 @@ from lib.runtime import Portal
 
 
 async def release_expired_holds(portal: Portal) -> Mapping[str, Any]:
+    # Each overdue payment in a transaction of its own; then the holds that no
+    # payment answers for (from before every hold had one), together.
+    payments = await service.expire_overdue_payments(portal)
     async with portal.transaction() as session:
-        payments = await service.expire_overdue_payments(session, portal)
         holds = await catalog.release_expired_holds(session, now=portal.clock.now())
     return {"expired_payments": payments, "released_holds": holds}
+
+
+async def issue_refunds(portal: Portal) -> Mapping[str, Any]:
+    return {"issued": await service.issue_due_refunds(portal)}
 
 
 async def send_payment_reminders(portal: Portal) -> Mapping[str, Any]:
@@ -38,6 +44,12 @@ JOBS = [
         release_expired_holds,
         every={"minutes": 1},
         description="Seats held past their due time go back; the waitlist moves up.",
+    ),
+    Job(
+        "checkout.issue_refunds",
+        issue_refunds,
+        every={"minutes": 1},
+        description="Refunds Stripe's events made owed and that did not go out at once.",
     ),
     Job(
         "checkout.send_payment_reminders",

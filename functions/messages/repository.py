@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.db import rowcount
 from lib.outbox import OutboxMessage
+from lib.pagination import after as past
+
+NEWEST_FIRST = (OutboxMessage.created_at, OutboxMessage.id)
 
 
 class NotificationRepository:
@@ -17,19 +20,13 @@ class NotificationRepository:
         self.session = session
 
     async def for_user(
-        self, user_id: str, *, after: tuple[datetime, str] | None, limit: int, unread_only: bool
+        self, user_id: str, *, after: tuple[Any, ...] | None, limit: int, unread_only: bool
     ) -> list[OutboxMessage]:
         query = select(OutboxMessage).where(OutboxMessage.recipient_id == user_id)
         if unread_only:
             query = query.where(OutboxMessage.read_at.is_(None))
-        if after:
-            stamp, last_id = after
-            query = query.where(
-                or_(
-                    OutboxMessage.created_at < stamp,
-                    and_(OutboxMessage.created_at == stamp, OutboxMessage.id < last_id),
-                )
-            )
+        if (beyond := past(NEWEST_FIRST, after, descending=True)) is not None:
+            query = query.where(beyond)
         query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
         return list((await self.session.execute(query.limit(limit))).scalars().all())
 
@@ -121,17 +118,11 @@ class DeliveryRepository:
         return rowcount(result) == 1
 
     async def by_status(
-        self, status: str, *, after: tuple[datetime, str] | None, limit: int
+        self, status: str, *, after: tuple[Any, ...] | None, limit: int
     ) -> list[OutboxMessage]:
         query = select(OutboxMessage).where(OutboxMessage.status == status)
-        if after:
-            stamp, last_id = after
-            query = query.where(
-                or_(
-                    OutboxMessage.created_at < stamp,
-                    and_(OutboxMessage.created_at == stamp, OutboxMessage.id < last_id),
-                )
-            )
+        if (beyond := past(NEWEST_FIRST, after, descending=True)) is not None:
+            query = query.where(beyond)
         query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
         return list((await self.session.execute(query.limit(limit))).scalars().all())
 

@@ -6,7 +6,6 @@ from functions.messages import service
 from functions.messages.schemas import (
     DeliveryOut,
     DeliveryPage,
-    NotificationOut,
     NotificationPage,
     UnreadOut,
 )
@@ -23,15 +22,12 @@ from lib.security import Role
     summary="My notifications, newest first, with the unread count",
 )
 async def list_notifications(call: Call[None]) -> NotificationPage:
-    views, next_cursor = await service.notifications(
+    listed = await service.notifications(
         call.session, call.portal, call.me,
         cursor=call.query("cursor"), limit=parse_limit(call.query("limit")),
         unread_only=call.query("unread") in {"1", "true"},
     )  # fmt: skip
-    unread = await service.unread_count(call.session, call.me)
-    return NotificationPage(
-        items=[NotificationOut.of(v) for v in views], next_cursor=next_cursor, unread=unread
-    )
+    return NotificationPage.of(listed)
 
 
 @endpoint(SIGNED_IN, response=UnreadOut, summary="How many notifications I have not read")
@@ -41,14 +37,14 @@ async def unread_count(call: Call[None]) -> UnreadOut:
 
 @endpoint(SIGNED_IN, response=UnreadOut, errors=[404], summary="Mark one notification read")
 async def mark_read(call: Call[None]) -> UnreadOut:
-    await service.mark_read(call.session, call.me, call.path("id"), now=call.now)
-    return UnreadOut(unread=await service.unread_count(call.session, call.me))
+    return UnreadOut(
+        unread=await service.mark_read(call.session, call.me, call.path("id"), now=call.now)
+    )
 
 
 @endpoint(SIGNED_IN, response=UnreadOut, summary="Mark all my notifications read")
 async def mark_all_read(call: Call[None]) -> UnreadOut:
-    await service.mark_all_read(call.session, call.me, now=call.now)
-    return UnreadOut(unread=0)
+    return UnreadOut(unread=await service.mark_all_read(call.session, call.me, now=call.now))
 
 
 @endpoint(

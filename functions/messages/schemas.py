@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from functions.messages.service import NotificationView
+from functions.messages.service import NotificationList, NotificationView
 from lib.outbox import OutboxMessage
 
 
@@ -37,6 +37,14 @@ class NotificationPage(BaseModel):
     items: list[NotificationOut]
     next_cursor: str | None
     unread: int
+
+    @classmethod
+    def of(cls, listed: NotificationList) -> NotificationPage:
+        return cls(
+            items=[NotificationOut.of(v) for v in listed.items],
+            next_cursor=listed.next_cursor,
+            unread=listed.unread,
+        )
 
 
 class UnreadOut(BaseModel):

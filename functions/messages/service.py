@@ -16,7 +16,7 @@ from functions.messages.templates import Rendered, in_app, render
 from lib.db import new_id
 from lib.errors import Invalid, NotFound, PortalError
 from lib.outbox import OutboxMessage
-from lib.pagination import decode_cursor, encode_cursor
+from lib.pagination import CursorKey
 from lib.runtime import CurrentUser, Portal
 
 log = logging.getLogger("portal.notifications")
@@ -39,21 +39,19 @@ class NotificationView:
     rendered: Rendered
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    values = decode_cursor(cursor, size=2)
-    if not values:
-        return None
-    try:
-        return datetime.fromisoformat(str(values[0])), str(values[1])
-    except ValueError:
-        raise Invalid(fields={"cursor": "is not a valid cursor"}) from None
+# Both lists run newest first, by (created_at, id).
+PAGE_KEY = CursorKey(datetime, str)
 
 
-def _next(rows: list[OutboxMessage], limit: int) -> str | None:
-    if len(rows) <= limit:
-        return None
-    last = rows[limit - 1]
-    return encode_cursor([last.created_at.isoformat(), last.id])
+def _key(message: OutboxMessage) -> tuple[datetime, str]:
+    return message.created_at, message.id
+
+
+@dataclass
+class NotificationList:
+    items: list[NotificationView]
+    next_cursor: str | None
+    unread: int
 
 
 async def notifications(
@@ -64,9 +62,15 @@ async def notifications(
     cursor: str | None,
     limit: int,
     unread_only: bool,
-) -> tuple[list[NotificationView], str | None]:
-    rows = await NotificationRepository(session).for_user(
-        user.id, after=_after(cursor), limit=limit + 1, unread_only=unread_only
+) -> NotificationList:
+    """A person's notifications, newest first, with how many are unread."""
+    repository = NotificationRepository(session)
+    rows, next_cursor = PAGE_KEY.page(
+        await repository.for_user(
+            user.id, after=PAGE_KEY.decode(cursor), limit=limit + 1, unread_only=unread_only
+        ),
+        limit,
+        _key,
     )
     account = await auth.get_user(session, user.id)
     site = portal.settings.site_origin
@@ -74,9 +78,9 @@ async def notifications(
         NotificationView(
             m, render(m.kind, in_app(m.payload), recipient_name=account.full_name, site=site)
         )
-        for m in rows[:limit]
+        for m in rows
     ]
-    return views, _next(rows, limit)
+    return NotificationList(views, next_cursor, await repository.unread_count(user.id))
 
 
 async def unread_count(session: AsyncSession, user: CurrentUser) -> int:
@@ -85,13 +89,18 @@ async def unread_count(session: AsyncSession, user: CurrentUser) -> int:
 
 async def mark_read(
     session: AsyncSession, user: CurrentUser, message_id: str, *, now: datetime
-) -> None:
-    if not await NotificationRepository(session).mark_read(user.id, message_id, now=now):
+) -> int:
+    """Marks one read; returns how many are still unread."""
+    repository = NotificationRepository(session)
+    if not await repository.mark_read(user.id, message_id, now=now):
         raise NotFound("No such notification.")
+    return await repository.unread_count(user.id)
 
 
 async def mark_all_read(session: AsyncSession, user: CurrentUser, *, now: datetime) -> int:
-    return await NotificationRepository(session).mark_all_read(user.id, now=now)
+    """Marks every one read; returns how many are still unread: none."""
+    await NotificationRepository(session).mark_all_read(user.id, now=now)
+    return 0
 
 
 async def deliveries(
@@ -100,9 +109,9 @@ async def deliveries(
     if status not in DELIVERY_STATUSES:
         raise Invalid(fields={"status": "must be one of " + ", ".join(sorted(DELIVERY_STATUSES))})
     rows = await DeliveryRepository(session).by_status(
-        status, after=_after(cursor), limit=limit + 1
+        status, after=PAGE_KEY.decode(cursor), limit=limit + 1
     )
-    return rows[:limit], _next(rows, limit)
+    return PAGE_KEY.page(rows, limit, _key)
 
 
 class NotRetryable(PortalError):
@@ -153,41 +162,8 @@ async def deliver_due(portal: Portal, *, batch: int = 50) -> DeliveryReport:
     token = new_id()
     claimed_at = portal.clock.now()
     report = DeliveryReport()
-    outgoing: list[tuple[OutboxMessage, EmailMessage]] = []
     async with portal.transaction() as session:
-        deliveries_repo = DeliveryRepository(session)
-        await deliveries_repo.release_stale_claims(older_than=claimed_at - STALE_CLAIM)
-        for message in await deliveries_repo.claim(token=token, now=claimed_at, limit=batch):
-            user = await auth.get_user(session, message.recipient_id)
-            if not user.is_active:
-                report.skipped += 1
-                await deliveries_repo.finish(
-                    message.id, token=token, values={"status": "skipped", "claimed_by": None}
-                )
-                continue
-            try:
-                rendered = render(
-                    message.kind, message.payload, recipient_name=user.full_name,
-                    site=portal.settings.site_origin,
-                )  # fmt: skip
-                email = _email(portal, message, to=user.email, rendered=rendered)
-            except Exception as exc:
-                # A message that cannot be written never will be: it fails at
-                # once instead of blocking every later delivery run.
-                report.failed += 1
-                log.exception("notifications.render_failed %s", message.id)
-                await deliveries_repo.finish(
-                    message.id,
-                    token=token,
-                    values={
-                        "status": "failed",
-                        "last_error": f"{type(exc).__name__}: {exc}"[:500],
-                        "claimed_by": None,
-                    },
-                )
-                continue
-            outgoing.append((message, email))
-
+        outgoing = await _claim_and_write(session, portal, token, batch, report)
     for index, (message, email) in enumerate(outgoing):
         if portal.clock.now() - claimed_at >= SEND_WITHIN:
             # Past this point another deliverer may take these rows back as
@@ -201,6 +177,39 @@ async def deliver_due(portal: Portal, *, batch: int = 50) -> DeliveryReport:
         async with portal.transaction() as session:
             await DeliveryRepository(session).finish(message.id, token=token, values=values)
     return report
+
+
+async def _claim_and_write(
+    session: AsyncSession, portal: Portal, token: str, batch: int, report: DeliveryReport
+) -> list[tuple[OutboxMessage, EmailMessage]]:
+    """Claim due messages for this deliverer and write each as an e-mail; one
+    to an inactive account is skipped, one that cannot be written fails."""
+    deliveries_repo = DeliveryRepository(session)
+    now = portal.clock.now()
+    await deliveries_repo.release_stale_claims(older_than=now - STALE_CLAIM)
+    outgoing = []
+    for message in await deliveries_repo.claim(token=token, now=now, limit=batch):
+        user = await auth.get_user(session, message.recipient_id)
+        if not user.is_active:
+            report.skipped += 1
+            values: dict[str, object] = {"status": "skipped", "claimed_by": None}
+            await deliveries_repo.finish(message.id, token=token, values=values)
+            continue
+        try:
+            rendered = render(
+                message.kind, message.payload, recipient_name=user.full_name,
+                site=portal.settings.site_origin,
+            )  # fmt: skip
+            outgoing.append((message, _email(portal, message, to=user.email, rendered=rendered)))
+        except Exception as exc:
+            # A message that cannot be written never will be: it fails at
+            # once instead of blocking every later delivery run.
+            report.failed += 1
+            log.exception("notifications.render_failed %s", message.id)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            values = {"status": "failed", "last_error": error, "claimed_by": None}
+            await deliveries_repo.finish(message.id, token=token, values=values)
+    return outgoing
 
 
 async def _send(

@@ -1,15 +1,39 @@
 """What each notification says, as a subject, plain text and HTML.
 
-Every value from a payload or a person is escaped in the HTML body."""
+A template takes its kind's typed notice (`notices`). Every value from a
+payload or a person is escaped in the HTML body."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from functions.messages.notices import (
+    SECRET_FIELDS,
+    CheckoutUnfinished,
+    Notice,
+    PasswordReset,
+    PaymentConfirmed,
+    PaymentDueSoon,
+    PaymentFailed,
+    PaymentOverdue,
+    ReceiptLine,
+    RefundIssued,
+    VerifyEmail,
+    WaitlistPromoted,
+    Welcome,
+)
+
+NoticeT = TypeVar("NoticeT", bound=Notice)
+# The subject, the lines of the body, and the link into the portal.
+Parts = tuple[str, list[str], str]
+Template = Callable[[Mapping[str, Any], str], Parts]
 
 
 @dataclass(frozen=True)
@@ -20,72 +44,55 @@ class Rendered:
     link: str
 
 
-def money(amount: Any, currency: Any) -> str:
-    try:
-        value = int(amount) / 100
-    except (TypeError, ValueError):
-        return ""
-    return f"{value:,.2f} {str(currency or '').upper()}".strip()
+def money(amount: int, currency: str) -> str:
+    return f"{amount / 100:,.2f} {currency.upper()}".strip()
 
 
-def when(value: Any) -> str:
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    return moment.strftime("%A %d %B %Y, %H:%M UTC")
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%A %d %B %Y, %H:%M UTC") if moment else ""
 
 
-def _lines(payload: dict[str, Any]) -> list[str]:
-    return [
-        f"{item.get('description', '')}: {money(item.get('amount'), payload.get('currency'))}"
-        for item in payload.get("items") or []
-        if isinstance(item, dict)
-    ]
+def _lines(items: tuple[ReceiptLine, ...], currency: str) -> list[str]:
+    return [f"{item.description}: {money(item.amount, currency)}" for item in items]
 
 
-Template = Callable[[dict[str, Any], str], tuple[str, list[str], str]]
-
-
-# Payload fields that hold a secret link's token. They go out by e-mail only:
-# the in-app list (where a stolen session could read them) renders the same
-# payload with these fields blanked. The templates say "see your e-mail" then.
-SECRET_FIELDS = frozenset({"token", "verify_token"})
+def _receipt(number: str | None) -> list[str]:
+    return [f"Receipt number: {number}"] if number else []
 
 
 def in_app(payload: dict[str, Any]) -> dict[str, Any]:
-    return {key: None if key in SECRET_FIELDS else value for key, value in payload.items()}
+    """The payload as the in-app list shows it: secret link tokens blanked to ""
+    (the templates then say "see your e-mail")."""
+    return {key: "" if key in SECRET_FIELDS and value else value for key, value in payload.items()}
 
 
-def _link(site: str, page: str, token: Any) -> str:
-    return f"{site}/#/{page}?token={quote(str(token), safe='')}"
+def _link(site: str, page: str, token: str) -> str:
+    return f"{site}/#/{page}?token={quote(token, safe='')}"
 
 
-def _welcome(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
+def _welcome(n: Welcome, site: str) -> Parts:
     lines = [
         "Your account is ready.",
         "Browse the catalog, fill your cart and follow your progress.",
     ]
-    if p.get("verify_token"):
+    if n.verify_token:
         lines.append(
             "Before you pay for a course, confirm your e-mail address by opening this "
-            f"link (it works for 48 hours): {_link(site, 'verify-email', p['verify_token'])}"
+            f"link (it works for 48 hours): {_link(site, 'verify-email', n.verify_token)}"
         )
-    elif "verify_token" in p:
+    elif n.verify_token == "":
         lines.append("Before you pay for a course, confirm your e-mail address: see your e-mail.")
     return "Welcome to the Student Portal", lines, f"{site}/#/catalog"
 
 
-def _verify_email(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
-    if not p.get("token"):
+def _verify_email(n: VerifyEmail, site: str) -> Parts:
+    if not n.token:
         return (
             "Confirm your e-mail address",
             ["We e-mailed you a link to confirm your address. Open it from your inbox."],
             f"{site}/#/profile",
         )
-    link = _link(site, "verify-email", p["token"])
+    link = _link(site, "verify-email", n.token)
     return (
         "Confirm your e-mail address",
         [
@@ -97,8 +104,8 @@ def _verify_email(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
     )
 
 
-def _password_reset(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
-    if not p.get("token"):
+def _password_reset(n: PasswordReset, site: str) -> Parts:
+    if not n.token:
         return (
             "Password reset requested",
             [
@@ -107,7 +114,7 @@ def _password_reset(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
             ],
             f"{site}/#/profile",
         )
-    link = _link(site, "reset-password", p["token"])
+    link = _link(site, "reset-password", n.token)
     return (
         "Reset your password",
         [
@@ -119,103 +126,118 @@ def _password_reset(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
     )
 
 
-def _payment_confirmed(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
-    lines = ["We received your payment. Your receipt:", *_lines(p)]
-    lines.append(f"Total paid: {money(p.get('amount'), p.get('currency'))}")
-    if p.get("refunded_amount"):
+def _payment_confirmed(n: PaymentConfirmed, site: str) -> Parts:
+    lines = ["We received your payment. Your receipt:", *_receipt(n.receipt_number)]
+    lines += _lines(n.items, n.currency)
+    lines.append(f"Total paid: {money(n.amount, n.currency)}")
+    if n.refunded_amount:
         lines.append(
             "Some seats were no longer free when the payment arrived; "
-            f"{money(p.get('refunded_amount'), p.get('currency'))} is on its way back to you."
+            f"{money(n.refunded_amount, n.currency)} is on its way back to you."
         )
-    return "Payment received: you are enrolled", lines, f"{site}/#/payments/{p.get('payment_id')}"
+    return "Payment received: you are enrolled", lines, f"{site}/#/payments/{n.payment_id}"
 
 
-def _due_soon(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
+def _due_soon(n: PaymentDueSoon, site: str) -> Parts:
     return (
-        f"Payment due {p.get('due_in', 'soon')}",
+        f"Payment due {n.due_in}",
         [
-            f"Your payment of {money(p.get('amount'), p.get('currency'))} is due by "
-            f"{when(p.get('due_at'))}.",
+            f"Your payment of {money(n.amount, n.currency)} is due by {when(n.due_at)}.",
             "Pay before then to keep your seat.",
         ],
-        f"{site}/#/payments/{p.get('payment_id')}",
+        f"{site}/#/payments/{n.payment_id}",
     )
 
 
-def _overdue(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
+def _overdue(n: PaymentOverdue, site: str) -> Parts:
     return (
         "Payment overdue: your seat was released",
         [
-            f"Your payment of {money(p.get('amount'), p.get('currency'))} was due by "
-            f"{when(p.get('due_at'))} and did not arrive, so the seat went back.",
+            f"Your payment of {money(n.amount, n.currency)} was due by "
+            f"{when(n.due_at)} and did not arrive, so the seat went back.",
             "You can enroll again from the catalog if seats are left.",
         ],
         f"{site}/#/catalog",
     )
 
 
-def _unfinished(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
+def _unfinished(n: CheckoutUnfinished, site: str) -> Parts:
     return (
         "Finish your checkout",
         [
             "You started a checkout and have not paid yet. Your seats are held "
-            f"until {when(p.get('due_at'))}.",
+            f"until {when(n.due_at)}.",
         ],
-        f"{site}/#/payments/{p.get('payment_id')}",
+        f"{site}/#/payments/{n.payment_id}",
     )
 
 
-def _failed(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
+def _failed(n: PaymentFailed, site: str) -> Parts:
     return (
         "Your payment failed",
         ["Your bank payment did not go through, so the seats were released."],
-        f"{site}/#/payments/{p.get('payment_id')}",
+        f"{site}/#/payments/{n.payment_id}",
     )
 
 
-def _refund(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
+def _refund(n: RefundIssued, site: str) -> Parts:
     return (
         "Refund issued",
         [
-            f"We refunded {money(p.get('amount'), p.get('currency'))}. It reaches your "
-            "account within a few days.",
+            f"We refunded {money(n.amount, n.currency)}. "
+            "It reaches your account within a few days.",
+            *_receipt(n.receipt_number),
         ],
-        f"{site}/#/payments/{p.get('payment_id')}",
+        f"{site}/#/payments/{n.payment_id}",
     )
 
 
-def _promoted(p: dict[str, Any], site: str) -> tuple[str, list[str], str]:
-    course = f"{p.get('course_code', '')} {p.get('course_title', '')}".strip()
-    if p.get("status") == "active":
+def _promoted(n: WaitlistPromoted, site: str) -> Parts:
+    course = f"{n.course_code} {n.course_title}".strip()
+    if n.status == "active":
         lines = [f"A seat opened in {course} and you are now enrolled."]
     else:
         lines = [
             f"A seat opened in {course} and it is held for you.",
-            f"Pay by {when(p.get('due_at'))} to keep it.",
+            f"Pay by {when(n.due_at)} to keep it.",
         ]
-    return f"A seat opened in {course}", lines, f"{site}/#/courses/{p.get('course_id')}"
+    return f"A seat opened in {course}", lines, f"{site}/#/courses/{n.course_id}"
+
+
+def typed(kind: type[NoticeT], template: Callable[[NoticeT, str], Parts]) -> Template:
+    """A template over the stored payload: read it as its kind's notice first."""
+
+    def from_payload(payload: Mapping[str, Any], site: str) -> Parts:
+        return template(kind.from_payload(payload), site)
+
+    return from_payload
 
 
 TEMPLATES: dict[str, Template] = {
-    "auth.welcome": _welcome,
-    "auth.verify_email": _verify_email,
-    "auth.password_reset": _password_reset,
-    "checkout.payment_confirmed": _payment_confirmed,
-    "checkout.payment_due_soon": _due_soon,
-    "checkout.payment_overdue": _overdue,
-    "checkout.checkout_unfinished": _unfinished,
-    "checkout.payment_failed": _failed,
-    "checkout.refund_issued": _refund,
-    "catalog.waitlist_promoted": _promoted,
+    Welcome.kind: typed(Welcome, _welcome),
+    VerifyEmail.kind: typed(VerifyEmail, _verify_email),
+    PasswordReset.kind: typed(PasswordReset, _password_reset),
+    PaymentConfirmed.kind: typed(PaymentConfirmed, _payment_confirmed),
+    PaymentDueSoon.kind: typed(PaymentDueSoon, _due_soon),
+    PaymentOverdue.kind: typed(PaymentOverdue, _overdue),
+    CheckoutUnfinished.kind: typed(CheckoutUnfinished, _unfinished),
+    PaymentFailed.kind: typed(PaymentFailed, _failed),
+    RefundIssued.kind: typed(RefundIssued, _refund),
+    WaitlistPromoted.kind: typed(WaitlistPromoted, _promoted),
 }
+
+
+def _generic(site: str) -> Parts:
+    return "A notice from the Student Portal", [], f"{site}/"
 
 
 def render(kind: str, payload: dict[str, Any], *, recipient_name: str, site: str) -> Rendered:
     template = TEMPLATES.get(kind)
-    if template is None:
-        subject, lines, link = "A notice from the Student Portal", list[str](), f"{site}/"
-    else:
-        subject, lines, link = template(payload, site)
+    try:
+        subject, lines, link = template(payload, site) if template else _generic(site)
+    except ValidationError:
+        # A row this code cannot read still says something rather than nothing.
+        subject, lines, link = _generic(site)
     greeting = f"Hello {recipient_name},"
     text = "\n\n".join([greeting, *lines, f"Open the portal: {link}", "— Student Portal"])
     body = "".join(f"<p>{escape(line)}</p>" for line in [greeting, *lines])

@@ -12,10 +12,11 @@ from lib.http import ANYONE, Call, endpoint
     response=Received,
     errors=[400, 409],
     summary="Stripe's signed events (Stripe-Signature over the raw body)",
+    own_transactions=True,
 )
 async def stripe_webhook(call: Call[None]) -> Received:
     outcome = await service.receive(
-        call.session, call.portal,
+        call.portal,
         payload=await call.request.body(),
         signature=call.request.headers.get("stripe-signature"),
     )  # fmt: skip

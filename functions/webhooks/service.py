@@ -1,9 +1,10 @@
 """Stripe's events: verified, recorded under their id, applied once.
 
-The event is recorded and applied in the request's one transaction: if
-applying fails, the record goes too and Stripe's retry applies it again. A
-repeated or concurrent delivery of the same id finds the record and is
-acknowledged without being applied twice."""
+The event is recorded and applied in one transaction: if applying fails, the
+record goes too and Stripe's retry applies it again. A repeated or concurrent
+delivery of the same id finds the record and is acknowledged without being
+applied twice. Refunds the event made owed are sent to Stripe after that
+transaction commits (never inside it); one that fails is retried by a job."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from lib.errors import PortalError
 from lib.payments import signing
 from lib.runtime import Portal
 
-Handler = Callable[[AsyncSession, Portal, checkout.SessionFacts], Awaitable[str]]
+Handler = Callable[[AsyncSession, Portal, checkout.SessionFacts], Awaitable[checkout.Outcome]]
 
 SESSION_EVENTS: dict[str, Handler] = {
     "checkout.session.completed": checkout.session_completed,
@@ -53,9 +54,7 @@ def _facts(obj: dict[str, Any]) -> checkout.SessionFacts:
     )
 
 
-async def receive(
-    session: AsyncSession, portal: Portal, *, payload: bytes, signature: str | None
-) -> str:
+async def receive(portal: Portal, *, payload: bytes, signature: str | None) -> str:
     now = portal.clock.now()
     signing.verify(payload, signature, portal.settings.stripe_webhook_secret, now=now)
     try:
@@ -67,15 +66,24 @@ async def receive(
         raise MalformedEvent("The event is not a Stripe event.") from None
     if not isinstance(obj, dict):
         raise MalformedEvent("The event has no object.")
+    async with portal.transaction() as session:
+        applied = await _apply(session, portal, event_id, event_type, obj)
+    if applied.refunds:
+        await checkout.issue_refunds(portal, applied.refunds)
+    return applied.outcome
+
+
+async def _apply(
+    session: AsyncSession, portal: Portal, event_id: str, event_type: str, obj: dict[str, Any]
+) -> checkout.Outcome:
     events = EventRepository(session)
-    if not await events.record(event_id, event_type, now=now):
-        return "duplicate"
+    if not await events.record(event_id, event_type, now=portal.clock.now()):
+        return checkout.Outcome("duplicate")
     if event_type not in HANDLED:
-        await events.set_outcome(event_id, "ignored")
-        return "ignored"
-    if event_type == "charge.refunded":
+        applied = checkout.Outcome("ignored")
+    elif event_type == "charge.refunded":
         metadata = obj.get("metadata") or {}
-        outcome = await checkout.charge_refunded(
+        applied = await checkout.charge_refunded(
             session,
             portal,
             payment_intent=obj.get("payment_intent"),
@@ -84,6 +92,6 @@ async def receive(
             fully=bool(obj.get("refunded")),
         )
     else:
-        outcome = await SESSION_EVENTS[event_type](session, portal, _facts(obj))
-    await events.set_outcome(event_id, outcome)
-    return outcome
+        applied = await SESSION_EVENTS[event_type](session, portal, _facts(obj))
+    await events.set_outcome(event_id, applied.outcome)
+    return applied

@@ -130,8 +130,20 @@ class PaymentGateway:
         return CheckoutSession.of(session)
 
     async def retrieve_session(self, session_id: str) -> CheckoutSession:
+        found = await self.find_session(session_id)
+        if found is None:
+            raise PaymentProviderError("The payment provider does not know this checkout.")
+        return found
+
+    async def find_session(self, session_id: str) -> CheckoutSession | None:
+        """The session, or None when Stripe does not know it (a test-mode session
+        deleted, a simulator whose state was lost)."""
         try:
             session = await self._client.v1.checkout.sessions.retrieve_async(session_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return None
+            raise PaymentProviderError(_message(exc)) from None
         except stripe.StripeError as exc:
             raise PaymentProviderError(_message(exc)) from None
         return CheckoutSession.of(session)

@@ -10,7 +10,6 @@ sessions, and it never runs in production.
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
 import re
@@ -18,89 +17,34 @@ import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
-from sqlalchemy import JSON, Integer, MetaData, String, Text, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from lib.clock import Clock
 from lib.db import create_engine, create_sessionmaker
 from lib.payments.signing import sign
+from lib.payments.simulator_page import CSS, checkout_page, page, refusal_of
+from lib.payments.simulator_state import SimBase, SimEvent, SimIdempotency, SimSession
+from lib.payments.stripe_wire import (
+    StripeApiError,
+    form_pairs,
+    line_items,
+    parse_form,
+    public,
+    stripe_error,
+)
 
 log = logging.getLogger("portal.simulator")
 
-PAYING_CARD = "4242424242424242"
-DECLINED_CARD = "4000000000000002"
 SETTLE_AFTER_SECONDS = 60
 API_VERSION = "2025-01-27.acacia"
 
 Deliver = Callable[[bytes, dict[str, str]], Awaitable[int]]
-
-
-class _Base(DeclarativeBase):
-    metadata = MetaData()
-
-
-class SimSession(_Base):
-    __tablename__ = "sim_sessions"
-    id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    settle_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    settle_outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
-
-
-class SimIdempotency(_Base):
-    __tablename__ = "sim_idempotency"
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    status: Mapped[int] = mapped_column(Integer)
-    body: Mapped[str] = mapped_column(Text)
-
-
-class SimEvent(_Base):
-    __tablename__ = "sim_events"
-    id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    type: Mapped[str] = mapped_column(String(80))
-    payload: Mapped[str] = mapped_column(Text)
-    created: Mapped[int] = mapped_column(Integer)
-    delivered_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class StripeApiError(Exception):
-    def __init__(self, status: int, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-
-
-def parse_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Stripe's form encoding (`line_items[0][price_data][currency]=usd`) to nested data."""
-    root: dict[str, Any] = {}
-    for key, value in pairs:
-        parts = re.findall(r"[^\[\]]+", key)
-        node: Any = root
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            if isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    nxt = parts[index + 1]
-                    node = node.setdefault(part, [] if nxt.isdigit() else {})
-            else:
-                position = int(part)
-                while len(node) <= position:
-                    node.append({})
-                if last:
-                    node[position] = value
-                else:
-                    node = node[position]
-    return root
+__all__ = ["Simulator", "StripeApiError", "parse_form"]
 
 
 def _new_id(prefix: str) -> str:
@@ -139,7 +83,7 @@ class Simulator:
         async with self._lock:
             if not self._ready:
                 async with self._engine.begin() as conn:
-                    await conn.run_sync(_Base.metadata.create_all)
+                    await conn.run_sync(SimBase.metadata.create_all)
                 self._ready = True
 
     def _now(self) -> int:
@@ -169,7 +113,7 @@ class Simulator:
         async def run(request: Request) -> Response:
             await self._ensure()
             if request.headers.get("authorization") != f"Bearer {self.api_key}":
-                return _stripe_error(StripeApiError(401, "Invalid API Key provided."))
+                return stripe_error(StripeApiError(401, "Invalid API Key provided."))
             key = request.headers.get("idempotency-key")
             if key and request.method == "POST":
                 async with self._sessions() as session:
@@ -178,12 +122,12 @@ class Simulator:
                         return Response(
                             stored.body, status_code=stored.status, media_type="application/json"
                         )
-            form = parse_form(await _form_pairs(request))
+            form = parse_form(await form_pairs(request))
             try:
                 body = await handler(request, form)
                 status = 200
             except StripeApiError as exc:
-                return _stripe_error(exc)
+                return stripe_error(exc)
             text = json.dumps(body)
             if key and request.method == "POST":
                 async with self._sessions() as session:
@@ -195,32 +139,9 @@ class Simulator:
         return run
 
     async def _create_session(self, request: Request, form: dict[str, Any]) -> dict[str, Any]:
-        lines = form.get("line_items") or []
-        if not lines:
-            raise StripeApiError(400, "line_items is required", code="parameter_missing")
-        currency = None
-        total = 0
-        items = []
-        for line in lines:
-            data = line.get("price_data") or {}
-            try:
-                amount = int(data.get("unit_amount", ""))
-                quantity = int(line.get("quantity", "1"))
-            except ValueError:
-                raise StripeApiError(400, "unit_amount must be an integer") from None
-            line_currency = str(data.get("currency", "")).lower()
-            if currency and line_currency != currency:
-                raise StripeApiError(400, "All line items must have the same currency")
-            currency = line_currency
-            total += amount * quantity
-            items.append(
-                {
-                    "amount_total": amount * quantity,
-                    "currency": line_currency,
-                    "description": (data.get("product_data") or {}).get("name", ""),
-                    "quantity": quantity,
-                }
-            )
+        items = line_items(form.get("line_items") or [])
+        currency = items[0]["currency"]
+        total = sum(int(item["amount_total"]) for item in items)
         now = self._now()
         expires_at = int(form.get("expires_at") or now + 24 * 3600)
         if not now + 1800 - 5 <= expires_at <= now + 24 * 3600 + 5:
@@ -252,14 +173,14 @@ class Simulator:
         async with self._sessions() as session:
             session.add(SimSession(id=session_id, data=data))
             await session.commit()
-        return _public(data)
+        return public(data)
 
     async def _retrieve(self, request: Request, form: dict[str, Any]) -> dict[str, Any]:
         async with self._sessions() as session:
             stored = await session.get(SimSession, request.path_params["id"])
             if stored is None:
                 raise StripeApiError(404, "No such checkout.session", code="resource_missing")
-            return _public(stored.data)
+            return public(stored.data)
 
     async def _expire(self, request: Request, form: dict[str, Any]) -> dict[str, Any]:
         async with self._sessions() as session:
@@ -272,10 +193,10 @@ class Simulator:
                 )
             data = {**stored.data, "status": "expired"}
             stored.data = data
-            await self._event(session, "checkout.session.expired", _public(data))
+            await self._event(session, "checkout.session.expired", public(data))
             await session.commit()
         self._kick()
-        return _public(data)
+        return public(data)
 
     async def _refund(self, request: Request, form: dict[str, Any]) -> dict[str, Any]:
         intent = form.get("payment_intent")
@@ -323,52 +244,37 @@ class Simulator:
     # --- the hosted page ------------------------------------------------------------
 
     async def _css(self, request: Request) -> Response:
-        return Response(_CSS, media_type="text/css")
+        return Response(CSS, media_type="text/css")
 
     async def _page(self, request: Request) -> Response:
         await self._ensure()
         async with self._sessions() as session:
             stored = await session.get(SimSession, request.path_params["id"])
         if stored is None:
-            return HTMLResponse(_page("Checkout not found", "<p>No such checkout.</p>"), 404)
-        return HTMLResponse(_checkout_page(stored.data, error=None))
+            return HTMLResponse(page("Checkout not found", "<p>No such checkout.</p>"), 404)
+        return HTMLResponse(checkout_page(stored.data, error=None))
 
     async def _pay(self, request: Request) -> Response:
         await self._ensure()
-        form = dict(await _form_pairs(request))
+        form = dict(await form_pairs(request))
         method = form.get("method", "card")
         card = re.sub(r"\D", "", form.get("card_number", ""))
         async with self._sessions() as session:
             stored = await session.get(SimSession, request.path_params["id"])
             if stored is None:
-                return HTMLResponse(_page("Checkout not found", "<p>No such checkout.</p>"), 404)
+                return HTMLResponse(page("Checkout not found", "<p>No such checkout.</p>"), 404)
             data = dict(stored.data)
             if data["status"] != "open" or data["expires_at"] <= self._now():
                 return HTMLResponse(
-                    _checkout_page(data, error="This checkout is no longer open."), 410
+                    checkout_page(data, error="This checkout is no longer open."), 410
                 )
-            if method == "card":
-                if card == DECLINED_CARD:
-                    return HTMLResponse(
-                        _checkout_page(data, error="Your card was declined. Try another card."),
-                        402,
-                    )
-                if card != PAYING_CARD:
-                    return HTMLResponse(
-                        _checkout_page(
-                            data,
-                            error="Use test card 4242 4242 4242 4242 (paid) or "
-                            "4000 0000 0000 0002 (declined).",
-                        ),
-                        422,
-                    )
-                payment_status = "paid"
-            elif method in {"bank_debit", "bank_debit_fail"}:
-                payment_status = "unpaid"
+            refusal = refusal_of(method, card)
+            if refusal is not None:
+                return HTMLResponse(checkout_page(data, error=refusal[0]), refusal[1])
+            payment_status = "paid" if method == "card" else "unpaid"
+            if method != "card":
                 stored.settle_at = self._now() + SETTLE_AFTER_SECONDS
                 stored.settle_outcome = "failed" if method == "bank_debit_fail" else "succeeded"
-            else:
-                return HTMLResponse(_checkout_page(data, error="Choose a payment method."), 422)
             data.update(
                 status="complete",
                 payment_status=payment_status,
@@ -376,7 +282,7 @@ class Simulator:
                 charge_id=_new_id("ch_test"),
             )
             stored.data = data
-            await self._event(session, "checkout.session.completed", _public(data))
+            await self._event(session, "checkout.session.completed", public(data))
             await session.commit()
         self._kick()
         success = str(data.get("success_url") or "/")
@@ -424,7 +330,7 @@ class Simulator:
                 if data["status"] == "open" and data["expires_at"] <= now:
                     data["status"] = "expired"
                     stored.data = data
-                    await self._event(session, "checkout.session.expired", _public(data))
+                    await self._event(session, "checkout.session.expired", public(data))
                 elif stored.settle_at is not None and stored.settle_at <= now:
                     succeeded = stored.settle_outcome == "succeeded"
                     data["payment_status"] = "paid" if succeeded else "unpaid"
@@ -432,7 +338,7 @@ class Simulator:
                     stored.settle_at = None
                     kind = "succeeded" if succeeded else "failed"
                     await self._event(
-                        session, f"checkout.session.async_payment_{kind}", _public(data)
+                        session, f"checkout.session.async_payment_{kind}", public(data)
                     )
             await session.commit()
         await self.deliver_pending()
@@ -478,91 +384,3 @@ class Simulator:
         async with self._sessions() as session:
             rows = (await session.execute(select(SimEvent).order_by(SimEvent.created))).scalars()
             return [json.loads(row.payload) for row in rows]
-
-
-async def _form_pairs(request: Request) -> list[tuple[str, str]]:
-    # Stripe's API and the hosted page both send application/x-www-form-urlencoded.
-    body = (await request.body()).decode("utf-8", errors="replace")
-    return parse_qsl(body, keep_blank_values=True)
-
-
-def _public(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in {"charge_id", "payment_intent_metadata"}}
-
-
-def _stripe_error(exc: StripeApiError) -> Response:
-    kind = "invalid_request_error" if exc.status != 401 else "authentication_error"
-    error: dict[str, Any] = {"type": kind, "message": exc.message}
-    if exc.code:
-        error["code"] = exc.code
-    return JSONResponse({"error": error}, status_code=exc.status)
-
-
-def _money(amount: int, currency: str) -> str:
-    return f"{amount / 100:,.2f} {currency.upper()}"
-
-
-def _checkout_page(data: dict[str, Any], *, error: str | None) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(str(item['description']))}</td>"
-        f"<td class='amount'>{e(_money(int(item['amount_total']), item['currency']))}</td></tr>"
-        for item in data.get("line_items", {}).get("data", [])
-    )
-    total = _money(int(data["amount_total"]), str(data["currency"]))
-    if data["status"] != "open":
-        body = f"<p>This checkout is {e(data['status'])}.</p>"
-    else:
-        alert = f"<p class='error' role='alert'>{e(error)}</p>" if error else ""
-        body = f"""
-<table><caption>Order</caption><tbody>{rows}</tbody>
-<tfoot><tr><th scope="row">Total</th><td class="amount">{e(total)}</td></tr></tfoot></table>
-{alert}
-<form method="post" action="/simulator/checkout/{e(data["id"])}/pay">
-<fieldset><legend>Pay with</legend>
-<label><input type="radio" name="method" value="card" checked> Card</label>
-<label><input type="radio" name="method" value="bank_debit"> Bank debit (settles later)</label>
-<label><input type="radio" name="method" value="bank_debit_fail"> Bank debit that fails</label>
-</fieldset>
-<label for="card_number">Card number</label>
-<input id="card_number" name="card_number" inputmode="numeric" autocomplete="off"
- placeholder="4242 4242 4242 4242">
-<p class="hint">Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined.</p>
-<button type="submit">Pay {e(total)}</button>
-</form>
-<p><a href="{e(str(data.get("cancel_url") or "/"))}">Cancel and go back</a></p>"""
-    return _page("Test checkout", body)
-
-
-def _page(title: str, body: str) -> str:
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} · Student Portal payment simulator</title>
-<link rel="stylesheet" href="/simulator/checkout.css"></head>
-<body><main><p class="badge">Payment simulator · no real money moves</p>
-<h1>{html.escape(title)}</h1>{body}</main></body></html>"""
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f3f4f8;
-color:#111827;margin:0;padding:1rem}
-main{max-width:28rem;margin:2rem auto;background:#fff;border-radius:12px;padding:1.5rem;
-box-shadow:0 1px 3px rgba(0,0,0,.12)}
-.badge{display:inline-block;background:#fef3c7;color:#78350f;border-radius:999px;
-padding:.2rem .7rem;font-size:.85rem;margin:0}
-table{width:100%;border-collapse:collapse;margin:1rem 0}caption{text-align:left;font-weight:600}
-td,th{padding:.4rem 0;border-bottom:1px solid #e5e7eb;text-align:left}.amount{text-align:right}
-fieldset{border:1px solid #d1d5db;border-radius:8px;margin:1rem 0;padding:.5rem 1rem}
-fieldset label{display:block;padding:.3rem 0}
-label{font-weight:600}input[type=radio]{margin-right:.5rem}
-#card_number{display:block;width:100%;box-sizing:border-box;font-size:1rem;padding:.6rem;
-margin:.3rem 0;border:1px solid #6b7280;border-radius:8px}
-.hint{color:#4b5563;font-size:.9rem}
-button{background:#1d4ed8;color:#fff;border:0;border-radius:8px;padding:.75rem 1.2rem;
-font-size:1rem;font-weight:600;cursor:pointer;width:100%}
-button:focus-visible,a:focus-visible,input:focus-visible{outline:3px solid #f59e0b;
-outline-offset:2px}
-.error{background:#fee2e2;color:#7f1d1d;border-radius:8px;padding:.6rem}
-a{color:#1d4ed8}
-"""

@@ -17,6 +17,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection, make_url
 
 from functions import demo
+from functions.checkout.models import Refund
 from functions.models import metadata
 from functions.router import create_app
 from functions.runtime import build_portal
@@ -183,3 +184,18 @@ async def _fill(
     clock.advance(days=1)
     await factory.reserved(student=student)  # a pending payment, due in a week
     await factory.in_cart(student=student, courses=[await factory.course(payment_due_days=7)])
+    async with portal.transaction() as session:  # a refund owed, with an error to retry
+        session.add(
+            Refund(
+                payment_id="pay_elsewhere",
+                payment_intent="pi_elsewhere",
+                amount=1500,
+                reason="orphan",
+                idempotency_key="refund:orphan:cs_elsewhere",
+                status="owed",
+                attempts=1,
+                last_error="APIConnectionError: Stripe did not answer",
+                created_at=clock.now(),
+                next_attempt_at=clock.now(),
+            )
+        )

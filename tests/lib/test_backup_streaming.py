@@ -174,12 +174,15 @@ def _commit_elsewhere(url: str) -> None:
 async def test_every_table_is_read_at_one_moment(
     backend: str, tmp_path: Path, fresh_postgres: FreshPostgres
 ) -> None:
-    # GIVEN a database whose first table (in export order) is large enough for
-    # the export to write while it reads, and one user
+    # GIVEN a database whose first non-empty table (in export order) is large
+    # enough for the export to write while it reads, and one user
     source = await migrated(await empty_database(backend, tmp_path, fresh_postgres))
     await _fill(source, 10)
     await _stripe_events(source, 3_000)
-    assert metadata.sorted_tables[0].name == StripeEvent.__tablename__
+    order = [table.name for table in metadata.sorted_tables]
+    assert order.index(StripeEvent.__tablename__) < min(
+        order.index("users"), order.index("throttle_hits")
+    )
     # WHEN another connection commits a user and a throttle hit once the export
     # has begun writing
     output = _WritesOnFirstChunk(lambda: _commit_elsewhere(source))

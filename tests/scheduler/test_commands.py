@@ -21,6 +21,8 @@ DOCUMENTED_JOBS = {
     "checkout.release_expired_holds",
     "checkout.send_payment_reminders",
     "checkout.remind_pending_checkouts",
+    # Added with refunds owed by Stripe's events (README, "Paying: the flow").
+    "checkout.issue_refunds",
     "notifications.deliver",
 }
 

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from functions.auth import service as auth
 from functions.auth.models import User
-from functions.catalog import seats, service
+from functions.catalog import seats, service, waitlist
 from functions.catalog.models import Course, Enrollment
 from functions.catalog.repository import EnrollmentRepository
 from functions.runtime import build_portal
@@ -201,7 +201,7 @@ async def make_course(portal: Portal, code: str, *, capacity: int) -> Course:
     [teacher] = await make_users(portal, f"{code.lower()}-teacher", 1, role=Role.INSTRUCTOR)
     today = datetime.now(UTC).date()
     async with portal.transaction() as session:
-        return await service.create_course(
+        view = await service.create_course(
             session,
             service.CourseSpec(
                 code=code,
@@ -219,6 +219,7 @@ async def make_course(portal: Portal, code: str, *, capacity: int) -> Course:
             ),
             now=datetime.now(UTC),
         )
+    return view.course
 
 
 def bearer(portal: Portal, user: User) -> dict[str, str]:
@@ -318,7 +319,7 @@ async def test_concurrent_drops_promote_the_waitlist_in_joining_order(
     queue: list[Enrollment] = []
     for student in waiters:
         async with portal.transaction() as session:
-            enrollment, _ = await seats.join_waitlist(
+            enrollment, _ = await waitlist.join_waitlist(
                 session, student_id=student.id, course_id=course.id, now=datetime.now(UTC)
             )
         queue.append(enrollment)

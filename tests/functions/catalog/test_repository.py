@@ -37,22 +37,24 @@ async def test_take_seat_refuses_outside_the_enrollment_window(
     assert (await course_row(portal, course.id)).seats_taken == 0
 
 
-async def test_a_promotion_seat_is_refused_once_the_course_has_started(
+async def test_a_promotion_seat_is_refused_once_a_started_course_stops_taking_enrollments(
     portal: Portal, factory: Factory, clock: FrozenClock
 ) -> None:
-    # GIVEN a course starting tomorrow
+    # GIVEN a course starting tomorrow, taking enrollments until its first day
     course = await factory.course(starts_in_days=1)
 
-    # WHEN a seat is taken for the waitlist today, and again on the first day
+    # WHEN a seat is taken for the waitlist today, on the first day, and the day after
     async with portal.transaction() as session:
         courses = CourseRepository(session)
-        before = await courses.take_seat_for_promotion(course.id, today=clock.now().date())
-        clock.advance(days=1)
-        after = await courses.take_seat_for_promotion(course.id, today=clock.now().date())
-        await courses.free_seat(course.id)
+        taken = []
+        for _ in range(3):
+            taken.append(await courses.take_seat_for_promotion(course.id, today=clock.now().date()))
+            clock.advance(days=1)
+        for _ in range(sum(taken)):
+            await courses.free_seat(course.id)
 
-    # THEN only the first succeeds
-    assert (before, after) == (True, False)
+    # THEN it is given while the course takes enrollments, and refused after
+    assert taken == [True, True, False]
 
 
 async def test_free_seat_never_goes_below_zero(portal: Portal, factory: Factory) -> None:

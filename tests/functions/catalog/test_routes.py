@@ -14,13 +14,19 @@ from functions.auth.models import User
 from functions.catalog.models import Course
 from functions.catalog.service import SessionSpec
 from lib.clock import FrozenClock
-from lib.pagination import encode_cursor
+from lib.pagination import CursorKey
 from lib.runtime import Portal
 from lib.security import Role
 from tests.factories import Factory
 from tests.functions.catalog.support import course_row, enrollment_row
 
 pytestmark = pytest.mark.usefixtures("seat_invariant")
+
+
+def encode_cursor(values: list[object]) -> str:
+    """A cursor holding any values, as a crafted one would."""
+    return CursorKey().encode(values)
+
 
 COURSES = "/api/catalog/courses"
 ENROLLMENTS = "/api/catalog/enrollments"
@@ -99,6 +105,7 @@ async def test_admin_creates_a_course_and_anyone_reads_it(
         "archived": False,
         "waitlist_length": 0,
         "my_enrollment": None,
+        "clashes": None,
     }
     assert not course["id"].isdigit()
     read = await client.get(f"{COURSES}/{course['id']}")
@@ -594,12 +601,14 @@ async def test_a_signed_in_student_sees_their_enrollments_and_seats_left(
         "status": "pending_payment",
         "due_at": "2026-01-05T09:30:00Z",
         "position": None,
+        "payment_id": None,
     }
     assert items["MY-2"]["my_enrollment"] == {
         "id": waiting.id,
         "status": "waitlisted",
         "due_at": None,
         "position": 1,
+        "payment_id": None,
     }
     assert items["MY-3"]["my_enrollment"] is None
     assert [items[c]["seats_left"] for c in ("MY-1", "MY-2", "MY-3")] == [2, 0, 10]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.auth.models import User
-from functions.catalog import seats, service
+from functions.catalog import rules, seats, service, waitlist
 from functions.catalog.errors import (
     AlreadyEnrolled,
     CannotDrop,
@@ -21,6 +21,7 @@ from functions.catalog.errors import (
 )
 from functions.catalog.models import Course, Enrollment
 from functions.catalog.repository import EnrollmentRepository
+from functions.checkout import service as checkout
 from lib.clock import FrozenClock
 from lib.outbox import enqueue
 from lib.runtime import CurrentUser, Portal
@@ -321,7 +322,7 @@ async def test_a_late_enrollment_on_the_start_day_can_still_be_paid(
     [held] = await hold(portal, await factory.user(), course)
 
     # THEN the hold lasts the pay-now window instead of being due (and expired) at once
-    assert held.due_at == clock.now() + seats.PAY_NOW_HOLD
+    assert held.due_at == clock.now() + rules.PAY_NOW_HOLD
     assert await expire_due_holds(portal) == 0
     assert await status(portal, held) == "pending_payment"
 
@@ -381,7 +382,10 @@ async def test_release_frees_the_seat_and_promotes_the_first_waitlisted(
         "course_title": course.title,
         "status": "pending_payment",
         "due_at": promoted.due_at.isoformat(),
+        # The seat is held with a payment of its own, due with it.
+        "payment_id": promoted.payment_id,
     }
+    assert promoted.payment_id is not None
 
 
 async def test_releasing_twice_frees_one_seat(portal: Portal, factory: Factory) -> None:
@@ -464,15 +468,39 @@ async def test_a_promoted_hold_has_at_least_a_day_but_never_past_the_start(
     assert (await enrollment_row(portal, waiting.id)).due_at == clock.now() + expected
 
 
-async def test_no_promotion_once_the_course_has_started(
+async def test_a_seat_freed_after_the_start_goes_to_the_waitlist_while_enrollment_is_open(
     portal: Portal, factory: Factory, clock: FrozenClock
 ) -> None:
-    # GIVEN a full course with a waiting student, on its first day
+    # GIVEN a full paid course that started yesterday and takes enrollments
+    # for a week more, with a waiting student
+    course = await factory.course(capacity=1, starts_in_days=2, closes_in_days=9)
+    [held] = await hold(portal, await factory.user(), course)
+    waiting = await factory.waitlisted(student=await factory.user(), course=course)
+    clock.advance(days=3)
+
+    # WHEN an administrator drops the holder
+    await drop(portal, await factory.user(role=Role.ADMIN), held)
+
+    # THEN the seat goes to the one who waited, not to the next newcomer, with
+    # a day to pay counted from now (not from a start that has passed)
+    promoted = await enrollment_row(portal, waiting.id)
+    assert promoted.status == "pending_payment"
+    assert promoted.due_at == clock.now() + timedelta(days=1)
+    assert promoted.payment_id is not None
+    assert await taken(portal, course) == 1
+    assert [m.recipient_id for m in await outbox(portal, kind=PROMOTED)] == [waiting.student_id]
+
+
+async def test_no_promotion_once_a_started_course_stops_taking_enrollments(
+    portal: Portal, factory: Factory, clock: FrozenClock
+) -> None:
+    # GIVEN a full course with a waiting student, the day after its start,
+    # when enrollment closed (on the first day, by default)
     course = await factory.course(capacity=1, starts_in_days=2, price=0)
     holder = await factory.user()
     [held] = await hold(portal, holder, course)
     waiting = await factory.waitlisted(student=await factory.user(), course=course)
-    clock.advance(days=2)
+    clock.advance(days=3)
 
     # WHEN an administrator drops the holder
     await drop(portal, await factory.user(role=Role.ADMIN), held)
@@ -573,11 +601,16 @@ async def test_release_expired_holds_follows_the_clock(
     assert await status(portal, second) == "expired"
     assert await status(portal, waiting[1]) == "pending_payment"
 
-    # WHEN a day passes, in batches of one THEN every remaining hold has lapsed
+    # WHEN a day passes, in batches of one THEN the remaining hold without a
+    # payment has lapsed; the promoted ones, held with payments, lapse only
+    # with their payments (the checkout's sweep)
     clock.advance(days=1)
     assert await expire_due_holds(portal, batch=1) == 1
-    assert await expire_due_holds(portal, batch=5) == 2
-    assert [await status(portal, e) for e in (third, *waiting)] == ["expired"] * 3
+    assert await expire_due_holds(portal, batch=5) == 0
+    assert await status(portal, third) == "expired"
+    assert [await status(portal, e) for e in waiting] == ["pending_payment"] * 2
+    assert await checkout.expire_overdue_payments(portal) == 2
+    assert [await status(portal, e) for e in waiting] == ["expired"] * 2
     assert await taken(portal, course) == 0
 
 
@@ -699,7 +732,7 @@ async def test_waitlist_positions_follow_joining_order(portal: Portal, factory: 
     positions = []
     for _ in range(3):
         async with portal.transaction() as session:
-            enrollment, place = await seats.join_waitlist(
+            enrollment, place = await waitlist.join_waitlist(
                 session,
                 student_id=(await factory.user()).id,
                 course_id=course.id,
@@ -722,7 +755,7 @@ async def test_leaving_the_waitlist_moves_the_others_up(portal: Portal, factory:
 
     # WHEN the second leaves
     async with portal.transaction() as session:
-        left = await seats.leave_waitlist(
+        left = await waitlist.leave_waitlist(
             session, student_id=students[1].id, course_id=course.id, now=portal.clock.now()
         )
 
@@ -734,7 +767,7 @@ async def test_leaving_the_waitlist_moves_the_others_up(portal: Portal, factory:
     for student in (students[1], await factory.user()):
         async with portal.transaction() as session:
             with pytest.raises(NotOnWaitlist):
-                await seats.leave_waitlist(
+                await waitlist.leave_waitlist(
                     session, student_id=student.id, course_id=course.id, now=portal.clock.now()
                 )
 
@@ -752,7 +785,7 @@ async def test_a_seat_holder_is_not_on_the_waitlist(portal: Portal, factory: Fac
     # WHEN they try to leave the waitlist THEN they are not on it, and keep the seat
     async with portal.transaction() as session:
         with pytest.raises(NotOnWaitlist):
-            await seats.leave_waitlist(
+            await waitlist.leave_waitlist(
                 session, student_id=student.id, course_id=course.id, now=portal.clock.now()
             )
     assert await status(portal, held) == "pending_payment"
@@ -788,7 +821,7 @@ async def test_joining_the_waitlist_is_refused_when_it_makes_no_sense(
     for who, course_id, error in cases:
         async with portal.transaction() as session:
             with pytest.raises(error):
-                await seats.join_waitlist(
+                await waitlist.join_waitlist(
                     session, student_id=who.id, course_id=course_id, now=clock.now()
                 )
 
@@ -804,7 +837,7 @@ async def test_joining_the_waitlist_as_a_seat_frees_up_is_told_to_enroll(
 
     async def join() -> None:
         async with portal.transaction() as session:
-            await seats.join_waitlist(
+            await waitlist.join_waitlist(
                 session, student_id=late.id, course_id=course.id, now=clock.now()
             )
 

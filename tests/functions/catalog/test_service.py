@@ -9,10 +9,11 @@ from datetime import date, time
 import pytest
 
 from functions.auth.models import User
-from functions.catalog import service
+from functions.catalog import listing, service
 from functions.catalog.errors import CapacityBelowTaken, CodeTaken, CourseNotFound
-from functions.catalog.models import EnrollmentStatus
-from functions.catalog.service import CourseFilter, CourseSpec, SessionSpec
+from functions.catalog.listing import CourseFilter
+from functions.catalog.models import WEEKDAYS, EnrollmentStatus
+from functions.catalog.service import CourseSpec, SessionSpec
 from lib.clock import FrozenClock
 from lib.errors import Invalid
 from lib.runtime import CurrentUser, Portal
@@ -55,12 +56,13 @@ def viewer(user: User) -> CurrentUser:
 
 async def create(portal: Portal, course_spec: CourseSpec):  # type: ignore[no-untyped-def]
     async with portal.transaction() as session:
-        return await service.create_course(session, course_spec, now=portal.clock.now())
+        return (await service.create_course(session, course_spec, now=portal.clock.now())).course
 
 
 async def update(portal: Portal, course_id: str, course_spec: CourseSpec):  # type: ignore[no-untyped-def]
     async with portal.transaction() as session:
-        return await service.update_course(session, course_id, course_spec, now=portal.clock.now())
+        view = await service.update_course(session, course_id, course_spec, now=portal.clock.now())
+        return view.course
 
 
 async def invalid_fields(portal: Portal, course_spec: CourseSpec) -> dict[str, str]:
@@ -124,8 +126,7 @@ async def test_create_course_accepts_every_boundary_value(portal: Portal, factor
         payment_due_days=365,
         starts_on=date(2026, 2, 2),
         ends_on=date(2026, 2, 2),
-        sessions=[SessionSpec(day, time(8, 0), time(8, 1), "L" * 200) for day in service.WEEKDAYS]
-        * 2,
+        sessions=[SessionSpec(day, time(8, 0), time(8, 1), "L" * 200) for day in WEEKDAYS] * 2,
         enrollment_opens_on=date(2026, 2, 2),
         enrollment_closes_on=date(2026, 2, 2),
     )
@@ -516,7 +517,7 @@ async def test_archiving_hides_the_course_but_keeps_its_history(
         await service.archive_course(session, course.id, now=clock.now())
     clock.advance(hours=1)
     async with portal.transaction() as session:
-        again = await service.archive_course(session, course.id, now=clock.now())
+        again = (await service.archive_course(session, course.id, now=clock.now())).course
 
     # THEN it keeps the first archive time and its enrollment
     assert again.archived_at == first_moment
@@ -594,7 +595,7 @@ async def _get(portal: Portal, course_id: str, *, viewer: CurrentUser | None = N
 
 async def _list(portal: Portal, *, viewer: CurrentUser | None = None, **filters: object):  # type: ignore[no-untyped-def]
     async with portal.read_sessions() as session:
-        return await service.list_courses(
+        return await listing.list_courses(
             session,
             CourseFilter(**filters),
             viewer=viewer,
@@ -604,7 +605,7 @@ async def _list(portal: Portal, *, viewer: CurrentUser | None = None, **filters:
 
 async def _codes(portal: Portal) -> list[str]:
     async with portal.read_sessions() as session:
-        views, _ = await service.list_courses(
+        views, _ = await listing.list_courses(
             session, CourseFilter(limit=100), viewer=None, now=portal.clock.now()
         )
     return [v.course.code for v in views]

@@ -275,8 +275,7 @@ async def assert_consistent(
 
 
 async def expire_overdue_payments(portal: Portal) -> int:
-    async with portal.transaction() as session:
-        return await checkout_service.expire_overdue_payments(session, portal)
+    return await checkout_service.expire_overdue_payments(portal)
 
 
 async def release_expired_holds(portal: Portal) -> int:

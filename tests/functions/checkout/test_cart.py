@@ -60,7 +60,11 @@ async def test_an_empty_cart_has_no_total(client: httpx.AsyncClient, factory: Fa
 
     # THEN it is empty, with a zero total in no currency
     assert cart.status_code == 200
-    assert cart.json() == {"items": [], "total": {"amount": 0, "currency": None}}
+    assert cart.json() == {
+        "items": [],
+        "total": {"amount": 0, "currency": None},
+        "clashes": [],
+    }
 
 
 async def test_carts_belong_to_their_student(client: httpx.AsyncClient, factory: Factory) -> None:

@@ -1,0 +1,92 @@
+"""Timetable clashes: two courses whose sessions meet at the same time on a
+day both run. A clash is a warning for the student, never a refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from functions.catalog.models import WEEKDAYS, Course
+from functions.catalog.repository import CourseRepository, EnrollmentRepository
+
+IN_CART = "cart"
+
+
+@dataclass(frozen=True)
+class Overlap:
+    weekday: str
+    start_time: time
+    end_time: time
+    # The first and last day, within both courses' dates, on which both meet.
+    first_date: date
+    last_date: date
+
+
+@dataclass(frozen=True)
+class Clash:
+    course: Course
+    other: Course
+    # Where the student has the other course: "cart", or their enrollment's
+    # status ("pending_payment", "active", "waitlisted").
+    other_is: str
+    overlap: Overlap
+
+
+def overlaps(a: Course, b: Course) -> list[Overlap]:
+    """Each pair of sessions of the two courses that meet at once, on a day both run."""
+    first, last = max(a.starts_on, b.starts_on), min(a.ends_on, b.ends_on)
+    if first > last:
+        return []
+    found = []
+    for mine in a.sessions:
+        for theirs in b.sessions:
+            if mine.weekday != theirs.weekday:
+                continue
+            start, end = (
+                max(mine.start_time, theirs.start_time),
+                min(mine.end_time, theirs.end_time),
+            )
+            days = _weekday_between(mine.weekday, first, last)
+            # Sessions that only touch (one ends at 10:00, the next starts then) do not clash.
+            if start < end and days is not None:
+                found.append(Overlap(WEEKDAYS[mine.weekday], start, end, *days))
+    return found
+
+
+def _weekday_between(weekday: int, first: date, last: date) -> tuple[date, date] | None:
+    """The first and last such weekday in [first, last], if there is one."""
+    start = first + timedelta(days=(weekday - first.weekday()) % 7)
+    end = last - timedelta(days=(last.weekday() - weekday) % 7)
+    return (start, end) if start <= end else None
+
+
+async def clashes(
+    session: AsyncSession,
+    *,
+    student_id: str,
+    course_ids: Sequence[str],
+    cart_ids: Sequence[str] = (),
+) -> list[Clash]:
+    """How the courses `course_ids` clash with each other, with the courses in
+    the student's cart (`cart_ids`) and with their live enrollments. A pair
+    among `course_ids` is reported once; a course never clashes with itself."""
+    enrollments = await EnrollmentRepository(session).live_for_student(student_id)
+    where = {e.course_id: str(e.status) for e in enrollments}
+    where.update(dict.fromkeys([*course_ids, *cart_ids], IN_CART))
+    wanted = list(dict.fromkeys([*course_ids, *where]))
+    courses = {c.id: c for c in await CourseRepository(session).get_many(wanted)}
+    found = []
+    for index, course_id in enumerate(course_ids):
+        course = courses.get(course_id)
+        if course is None:
+            continue
+        for other_id, other_is in where.items():
+            other = courses.get(other_id)
+            # A pair of the courses asked about is seen once, from its first member.
+            if other is None or other_id in course_ids[: index + 1]:
+                continue
+            found += [Clash(course, other, other_is, o) for o in overlaps(course, other)]
+    return found

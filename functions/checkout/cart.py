@@ -1,0 +1,84 @@
+"""The cart: courses a student is about to enroll in, their total, and how
+they clash with each other and with the student's timetable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from functions.catalog import service as catalog
+from functions.catalog.models import LIVE_STATUSES
+from functions.catalog.service import Clash, CourseView
+from functions.checkout.errors import AlreadyInCart, NotInCart
+from functions.checkout.models import CartItem
+from functions.checkout.repository import CartRepository
+
+
+@dataclass
+class Cart:
+    courses: list[CourseView]
+    total: int
+    currency: str | None
+    # A warning, never a refusal: the student may mean to take both.
+    clashes: list[Clash]
+
+
+def _enrolled(view: CourseView) -> bool:
+    # Enrolled (or waitlisted) some other way since it was put in the cart.
+    return view.mine is not None and view.mine.status in LIVE_STATUSES
+
+
+async def _in_cart(session: AsyncSession, student_id: str, *, now: datetime) -> list[CourseView]:
+    """The cart's courses, in the order they were added, as the student sees them."""
+    items = await CartRepository(session).items(student_id)
+    views = await catalog.course_views(
+        session, [i.course_id for i in items], now=now, student_id=student_id
+    )
+    return [views[i.course_id] for i in items if i.course_id in views]
+
+
+async def get_cart(session: AsyncSession, student_id: str, *, now: datetime) -> Cart:
+    """Read only: a course enrolled meanwhile is left out here and leaves the
+    cart on the next change to it."""
+    courses = [v for v in await _in_cart(session, student_id, now=now) if not _enrolled(v)]
+    currencies = {v.course.currency for v in courses}
+    found = await catalog.clashes(
+        session, student_id=student_id, course_ids=[v.course.id for v in courses]
+    )
+    return Cart(
+        courses=courses,
+        total=sum(v.course.price_amount for v in courses),
+        currency=currencies.pop() if len(currencies) == 1 else None,
+        clashes=found,
+    )
+
+
+async def prune(session: AsyncSession, student_id: str, *, now: datetime) -> list[CourseView]:
+    """Drop the courses enrolled meanwhile from the cart; the ones left."""
+    courses = await _in_cart(session, student_id, now=now)
+    stale = [v.course.id for v in courses if _enrolled(v)]
+    await CartRepository(session).remove(student_id, stale)
+    return [v for v in courses if not _enrolled(v)]
+
+
+async def add_to_cart(
+    session: AsyncSession, student_id: str, course_id: str, *, now: datetime
+) -> Cart:
+    await catalog.check_enrollable(session, student_id=student_id, course_id=course_id, now=now)
+    cart = CartRepository(session)
+    if await cart.has(student_id, course_id):
+        raise AlreadyInCart()
+    await prune(session, student_id, now=now)
+    await cart.add(CartItem(student_id=student_id, course_id=course_id, added_at=now))
+    return await get_cart(session, student_id, now=now)
+
+
+async def remove_from_cart(
+    session: AsyncSession, student_id: str, course_id: str, *, now: datetime
+) -> Cart:
+    if not await CartRepository(session).remove(student_id, [course_id]):
+        raise NotInCart()
+    await prune(session, student_id, now=now)
+    return await get_cart(session, student_id, now=now)
