@@ -69,10 +69,15 @@ class Settings:
         production = mode == "production"
         if production and not env.get("DATABASE_URL"):
             raise ConfigurationError("DATABASE_URL is required when PORTAL_ENV=production")
+        secret_key = _secret_key(env, production=production)
         stripe_key, webhook_secret = _stripe(env, production=production)
+        if production and not env.get("SMTP_URL"):
+            # Without it e-mail would be written to the instance's own disk,
+            # which a hosted service does not keep: nobody would ever get any.
+            raise ConfigurationError("SMTP_URL is required when PORTAL_ENV=production")
         return cls(
             database_url=env.get("DATABASE_URL") or "sqlite:///portal.db",
-            secret_key=_secret_key(env, production=production),
+            secret_key=secret_key,
             env=mode,
             site_url=_site_url(env, production=production),
             stripe_secret_key=stripe_key,

@@ -14,7 +14,7 @@ from tests.deploy.blueprint import ROOT, Blueprint, load, schema
 # the API needs behind Render's proxies.
 PRODUCTION_NEEDS = {
     "PORTAL_ENV", "DATABASE_URL", "SECRET_KEY", "SITE_URL", "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_WEBHOOK_SECRET", "SMTP_URL",
 }  # fmt: skip
 
 

@@ -22,6 +22,7 @@ PRODUCTION = {
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
     "DATABASE_URL": "postgresql://portal@db.example/portal",
     "SITE_URL": "https://portal.example",
+    "SMTP_URL": "smtp://mailer:secret@smtp.example:587",
 }
 
 
@@ -244,6 +245,7 @@ def test_production_with_every_secret_starts(working_folder: Path) -> None:
         ("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET is required"),
         ("DATABASE_URL", "DATABASE_URL is required"),
         ("SITE_URL", "SITE_URL is required"),
+        ("SMTP_URL", "SMTP_URL is required"),
     ],
 )
 @pytest.mark.parametrize("how", ["absent", "empty"])

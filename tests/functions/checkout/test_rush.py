@@ -13,17 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 from sqlalchemy import func, select
 
-from functions.auth import service as auth
 from functions.auth.models import User
 from functions.catalog.models import Course, Enrollment
-from functions.checkout import service as checkout
 from functions.checkout.models import Payment
 from functions.webhooks.models import StripeEvent
 from lib.clock import SystemClock
@@ -32,50 +28,14 @@ from lib.outbox import OutboxMessage
 from lib.payments.signing import sign
 from lib.runtime import Portal
 from lib.security import AccessTokens, Role
-from tests.factories import Factory
 from tests.functions.checkout.servers import SECRET_KEY, portal_servers
-from tests.functions.checkout.support import WEBHOOK, event, session_object
+from tests.functions.checkout.support import WEBHOOK, event, prepare_rush, session_object
+from tests.servers import rush_client
 
 SERVERS = 4
 STUDENTS = 200
 SEATS = 10
 DELIVERIES = 20
-REQUEST_TIMEOUT_SECONDS = 60
-# PostgreSQL allows 100 connections by default, shared by everyone on the test
-# server; each portal process may open up to 30. Requests in flight per server
-# are capped there so the rush measures seats, not connection slots.
-IN_FLIGHT_PER_SERVER = {"sqlite": STUDENTS, "postgresql": 12}
-
-
-@dataclass
-class Prepared:
-    course: Course
-    students: list[User]
-
-
-async def _prepare(portal: Portal) -> Prepared:
-    """A 10-seat paid course, and 200 students with it in their carts."""
-    async with httpx.AsyncClient() as unused_client:
-        factory = Factory(portal, unused_client)
-        course = await factory.course(capacity=SEATS, price=15000)
-    async with portal.transaction() as session:
-        students = [
-            await auth.create_user(
-                session,
-                portal,
-                auth.NewAccount(
-                    username=f"rush{n:03d}",
-                    email=f"rush{n:03d}@example.com",
-                    password="a-rush-test-password",
-                    full_name=f"Rushing Student {n}",
-                    role=Role.STUDENT,
-                ),
-            )
-            for n in range(STUDENTS)
-        ]
-        for student in students:
-            await checkout.add_to_cart(session, student.id, course.id, now=portal.clock.now())
-    return Prepared(course, students)
 
 
 def _headers(tokens: AccessTokens, student: User) -> dict[str, str]:
@@ -87,20 +47,12 @@ async def test_two_hundred_students_rush_ten_seats_through_four_servers(
     local_portal: Portal, shared_database: str, backend: str, tmp_path: Path
 ) -> None:
     # GIVEN a 10-seat course in 200 students' carts, and four servers
-    prepared = await _prepare(local_portal)
+    prepared = await prepare_rush(local_portal, seats=SEATS, students=STUDENTS)
     tokens = AccessTokens(SECRET_KEY, ttl=timedelta(minutes=15))
     headers = [_headers(tokens, s) for s in prepared.students]
     with portal_servers(shared_database, tmp_path, count=SERVERS) as servers:
         urls = [server.url for server in servers]
-        # No kept-alive connections: between the two bursts the servers close
-        # idle ones (after 5 s), and reusing one at that moment fails with ReadError.
-        limits = httpx.Limits(
-            max_connections=IN_FLIGHT_PER_SERVER[backend], max_keepalive_connections=0
-        )
-        clients = [
-            httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits)
-            for url in urls
-        ]
+        clients = [rush_client(url, backend) for url in urls]
         try:
             # WHEN all of them check out at the same moment, spread over the servers
             responses = await asyncio.gather(
