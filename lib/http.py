@@ -246,9 +246,9 @@ async def _user_from_header(header: str, portal: Portal, session: AsyncSession) 
         raise RuntimeError("no user loader configured")
     # The user is read on every call so that a deactivation or a role change
     # takes effect at once, not when the access token runs out.
-    user = await portal.load_user(session, claims.user_id)
+    user = await portal.load_user(session, claims.user_id, claims.issued_at)
     if user is None:
-        raise NotAuthenticated("This account is no longer active.")
+        raise NotAuthenticated("Your session has ended. Sign in again.")
     return user
 
 

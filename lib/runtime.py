@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -28,7 +29,9 @@ class CurrentUser:
     role: Role
 
 
-UserLoader = Callable[[AsyncSession, str], Awaitable[CurrentUser | None]]
+# (session, user id, when the access token was issued) -> the caller, or None
+# when the account is gone, deactivated, or its sessions ended after that.
+UserLoader = Callable[[AsyncSession, str, datetime], Awaitable[CurrentUser | None]]
 
 
 @dataclass(frozen=True)

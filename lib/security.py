@@ -117,6 +117,8 @@ class AccessClaims:
     role: Role
     token_id: str
     expires_at: datetime
+    # Whole seconds, as the token carries it.
+    issued_at: datetime
 
 
 class AccessTokens:
@@ -126,7 +128,11 @@ class AccessTokens:
 
     def issue(self, *, user_id: str, role: Role, now: datetime) -> tuple[str, AccessClaims]:
         claims = AccessClaims(
-            user_id=user_id, role=role, token_id=secrets.token_hex(16), expires_at=now + self.ttl
+            user_id=user_id,
+            role=role,
+            token_id=secrets.token_hex(16),
+            expires_at=now + self.ttl,
+            issued_at=datetime.fromtimestamp(int(now.timestamp()), tz=now.tzinfo),
         )
         payload = {
             "iss": JWT_ISSUER,
@@ -162,6 +168,7 @@ class AccessTokens:
             role=role,
             token_id=token_id,
             expires_at=datetime.fromtimestamp(expires, tz=now.tzinfo),
+            issued_at=datetime.fromtimestamp(issued, tz=now.tzinfo),
         )
 
 

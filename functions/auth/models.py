@@ -27,6 +27,9 @@ class User(Base):
     # Set when the person proved they read mail at `email` (or when an
     # administrator made the account); cleared when the address changes.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A password change or reset ends every session at once: access tokens
+    # issued before this moment are refused, not only the refresh tokens.
+    sessions_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class RefreshToken(Base):

@@ -71,5 +71,6 @@ async def reset_password(
     assert account is not None
     account.password_hash = password_hash
     account.updated_at = now
+    account.sessions_ended_at = now
     # The link reached the address: it is verified now if it was not.
     account.email_verified_at = account.email_verified_at or now

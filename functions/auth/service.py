@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
@@ -170,9 +171,16 @@ async def has_users(session: AsyncSession) -> bool:
     return await UserRepository(session).any_exist()
 
 
-async def load_active_user(session: AsyncSession, user_id: str) -> CurrentUser | None:
+async def load_active_user(
+    session: AsyncSession, user_id: str, issued_at: datetime
+) -> CurrentUser | None:
     user = await UserRepository(session).get(user_id)
     if user is None or not user.is_active:
+        return None
+    ended = user.sessions_ended_at
+    # Tokens carry whole seconds: one issued in the second the sessions ended
+    # is still taken (the web app's own fresh token may be one of them).
+    if ended is not None and issued_at < ended.replace(microsecond=0):
         return None
     return CurrentUser(id=user.id, username=user.username, role=Role(user.role))
 
@@ -292,6 +300,8 @@ async def change_password(
     current = await tokens.by_digest(token_digest(keep_refresh_token or ""))
     keep_family = current.family_id if current and current.user_id == user.id else None
     await tokens.revoke_for_user(user.id, now=now, keep_family=keep_family)
+    # Access tokens too; this browser gets a new one from its kept refresh token.
+    user.sessions_ended_at = now
 
 
 # --- administration -------------------------------------------------------------

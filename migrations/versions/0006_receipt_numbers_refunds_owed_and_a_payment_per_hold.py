@@ -1,7 +1,7 @@
 """receipt numbers, refunds owed, and a payment for every held seat
 
 Revision ID: 0006
-Revises: 0004 (written against 0004; the auth track's 0005 comes between when merged)
+Revises: 0005
 Create Date: 2026-12-01
 
 Besides the schema, three data steps bring existing rows under the new rules:

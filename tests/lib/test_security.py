@@ -289,7 +289,7 @@ async def test_a_deactivated_users_token_is_401_at_once(
     assert response.status_code == 401
     assert response.json()["error"] == {
         "code": "not_authenticated",
-        "message": "This account is no longer active.",
+        "message": "Your session has ended. Sign in again.",
     }
 
 

@@ -289,3 +289,48 @@ async def test_the_in_app_notice_never_shows_the_link(
     assert token not in response.text
     assert notice["link"] == "http://testserver/#/profile"
     assert token_of(emailed_link(portal, (await messages(portal, ada.user.id, RESET))[0])) == token
+
+
+async def test_a_reset_ends_sessions_that_hold_only_an_access_token(
+    client: httpx.AsyncClient, factory: Factory, portal: Portal, clock: FrozenClock
+) -> None:
+    # GIVEN ada's access token from a sign-in a minute ago (a stolen one, say)
+    ada = await factory.user(username="ada", email="ada@example.com")
+    old = factory.headers_for(ada)
+    assert (await client.get("/api/auth/me", headers=old)).status_code == 200
+    clock.advance(minutes=1)
+
+    # WHEN she resets her password by the e-mailed link
+    await ask(client, "ada@example.com")
+    assert (await confirm(client, await latest_token(portal, ada.id, RESET))).status_code == 204
+
+    # THEN the old access token is refused at once, not when it runs out
+    refused = await client.get("/api/auth/me", headers=old)
+    assert refused.status_code == 401
+    assert error(refused)["code"] == "not_authenticated"
+    # AND a token from a sign-in with the new password works
+    clock.advance(seconds=1)
+    assert (await client.get("/api/auth/me", headers=factory.headers_for(ada))).status_code == 200
+
+
+async def test_a_password_change_ends_the_other_devices_access_tokens(
+    client: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
+    # GIVEN ada signed in on two devices
+    ada = await factory.user(username="ada")
+    other_device = factory.headers_for(ada)
+    this_device = factory.headers_for(ada)
+    clock.advance(minutes=1)
+
+    # WHEN she changes her password on this one
+    changed = await client.post(
+        "/api/auth/me/password",
+        json={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
+        headers=this_device,
+    )
+    assert changed.status_code == 204, changed.text
+
+    # THEN the other device's access token is refused (its refresh token was
+    # revoked too), and a token issued from now on works
+    assert (await client.get("/api/auth/me", headers=other_device)).status_code == 401
+    assert (await client.get("/api/auth/me", headers=factory.headers_for(ada))).status_code == 200
