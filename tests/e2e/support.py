@@ -182,6 +182,10 @@ class CatalogData:
         enrollment: dict[str, Any] = response.json()["enrollment"]
         return enrollment
 
+    def drop(self, student: Account, enrollment_id: str) -> None:
+        response = self.as_user(student).post(f"/api/catalog/enrollments/{enrollment_id}/drop")
+        assert response.status == 200, response.text()
+
     def verify_email(self, account: Account) -> None:
         """Marks the account's address verified, as an administrator can: what
         opening the e-mailed link does, without the e-mail."""

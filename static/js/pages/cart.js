@@ -1,8 +1,11 @@
 import { api } from "../api.js";
 import { cartEmptied, loadCart, removeFromCart } from "../cart.js";
+import { clashesOf, clashWarning } from "../clashes.js";
 import { coursePath, formatDateRange, formatMoney, scheduleSummary, statusBadge } from "../courses.js";
 import { h, messageRegions, pageHeading } from "../dom.js";
 import { loadInto } from "../loading.js";
+import { payProblem, providerDownWithPayment } from "../pay-problems.js";
+import { getPayment, payByText } from "../payments.js";
 
 export const title = "Your cart";
 
@@ -20,7 +23,7 @@ function totals(items) {
 
 export function render(root, { signal }) {
   // fullIds: courses the last checkout found without a seat.
-  const page = { signal, messages: messageRegions(), items: [], fullIds: new Set() };
+  const page = { signal, messages: messageRegions(), items: [], clashes: [], fullIds: new Set() };
   page.content = h("div", { class: "cart" });
   root.append(
     ...pageHeading(title, "Courses you are about to enroll in. A seat is held for you only when you check out."),
@@ -34,10 +37,15 @@ export function render(root, { signal }) {
     title: "Could not load your cart.",
     load: (loadSignal) => loadCart({ signal: loadSignal }),
     show: (cart) => {
-      page.items = cart.items;
+      keep(page, cart);
       show(page);
     },
   });
+}
+
+function keep(page, cart) {
+  page.items = cart.items;
+  page.clashes = cart.clashes || [];
 }
 
 function problemText(course) {
@@ -68,6 +76,7 @@ function itemRow(page, course) {
           h("span", {}, formatDateRange(course.schedule.starts_on, course.schedule.ends_on)),
         ),
         problem ? h("p", { class: "cart-item-problem", "data-testid": "cart-problem" }, problemText(course)) : null,
+        clashWarning(clashesOf(course.id, page.clashes, page.items)),
       ),
       h(
         "div",
@@ -101,6 +110,7 @@ function summaryBox(page) {
       h("div", { class: "cart-total" }, h("dt", {}, "Total"), h("dd", { "data-testid": "cart-total" }, sums.map((sum) => formatMoney(sum)).join(" + "))),
     ),
     mixed,
+    clashNote(page),
     h(
       "p",
       { class: "cart-note" },
@@ -109,6 +119,18 @@ function summaryBox(page) {
         : "These courses are free: checking out enrolls you right away.",
     ),
     h("button", { type: "button", class: "button button-primary button-block", on: { click: (event) => checkout(page, event) } }, "Checkout"),
+  );
+}
+
+// The clashes are warnings: the summary says so once, by the button.
+function clashNote(page) {
+  const count = page.items.filter((course) => clashesOf(course.id, page.clashes, page.items).length).length;
+  if (!count) return null;
+  const which = count === 1 ? "1 course here meets" : `${count} courses here meet`;
+  return h(
+    "p",
+    { class: "cart-note cart-note-warning", "data-testid": "cart-clash-note" },
+    `Timetable clash: ${which} at the same time as another course of yours. You can still check out.`,
   );
 }
 
@@ -146,7 +168,7 @@ async function removeCourse(page, course, button) {
   const index = page.items.findIndex((item) => item.id === course.id);
   try {
     const cart = await removeFromCart(course.id, { signal: page.signal });
-    page.items = cart.items;
+    keep(page, cart);
     page.fullIds.delete(course.id);
     show(page);
     // Keyboard users continue with the next course, or the summary.
@@ -181,16 +203,47 @@ function showEnrolled(page, result) {
 
 // The courses may have changed meanwhile (full, closed): show them as they are.
 async function checkoutFailed(page, error) {
-  page.messages.complain(error.message);
+  const heldId = error.code === "payment_provider_unavailable" && error.fields && error.fields.payment_id;
+  if (heldId) return showHeld(page, heldId);
+  page.messages.complain(payProblem(error));
   if (error.code === "course_full" && error.fields && error.fields.course_ids) {
     page.fullIds = new Set(String(error.fields.course_ids).split(","));
   }
   try {
-    page.items = (await loadCart({ signal: page.signal })).items;
+    keep(page, await loadCart({ signal: page.signal }));
     show(page);
   } catch {
     // Keep what is shown; the message already says what went wrong.
   }
+}
+
+// "Your seats are held. Pay by Dec 8, 2026, 18:18 (in 7 days)."
+function heldWords(payment) {
+  if (!payment) return "Your seats are held.";
+  const seats = payment.items.length === 1 ? "Your seat is held." : "Your seats are held.";
+  return `${seats} ${payByText(payment.due_at)}.`;
+}
+
+// The seats are held and their payment written, but the provider's page did
+// not open: the cart is empty now, and the payment is where to pay.
+async function showHeld(page, paymentId) {
+  cartEmptied();
+  page.items = [];
+  const payment = await getPayment(paymentId, { signal: page.signal }).catch(() => null);
+  page.content.replaceChildren(
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "cart-held-title" },
+      h(
+        "div",
+        { class: "state-box state-box-warning", tabindex: "-1", "data-testid": "checkout-held" },
+        h("strong", { id: "cart-held-title" }, "Your seats are held, but paying has to wait"),
+        h("span", {}, providerDownWithPayment(paymentId, { dueAt: payment && payment.due_at })),
+      ),
+      h("a", { class: "button button-primary", href: `#/payments/${encodeURIComponent(paymentId)}` }, "Go to the payment"),
+    ),
+  );
+  page.content.querySelector(".state-box").focus();
 }
 
 async function checkout(page, event) {
@@ -205,7 +258,7 @@ async function checkout(page, event) {
     page.items = [];
     if (result.checkout_url) {
       leaving = true;
-      page.messages.say("Taking you to the secure payment page…");
+      page.messages.say(`${heldWords(result.payment)} Taking you to the secure payment page…`);
       window.location.assign(result.checkout_url);
       return;
     }
