@@ -7,6 +7,7 @@ import {
   confirmDrop,
   confirmLeaveWaitlist,
   coursePath,
+  dropWords,
   enrollmentActions,
   formatDay,
   formatMoney,
@@ -16,8 +17,8 @@ import {
 import { canAddToCart, cartAction, inCart, removeFromCart } from "./cart.js";
 import { clashesOf, clashWarning } from "./clashes.js";
 import { h } from "./dom.js";
-import { payProblem } from "./pay-problems.js";
-import { payByElement, payByText, payForHold, paymentPath } from "./payments.js";
+import { cannotPayYet, payProblem, unverified } from "./pay-problems.js";
+import { payByElement, payByText, payForHold, paymentPath, timeUntil } from "./payments.js";
 
 // How long the course page's "Pay now" holds a seat (seats.py PAY_NOW_HOLD).
 const PAY_NOW_HOLD_MINUTES = 30;
@@ -116,6 +117,9 @@ function mineState(mine) {
       return stateBox("success", "Enrolled", "You are enrolled in this course.");
     case "pending_payment":
       if (!mine.due_at) return stateBox("info", "Seat held", "Your seat is held while your bank payment is processing.");
+      if (timeUntil(mine.due_at) === null) {
+        return stateBox("warning", "Payment overdue", payByElement(mine.due_at), ". The seat goes back to the course shortly.");
+      }
       return stateBox("warning", "Seat held", "Your seat is held. ", payByElement(mine.due_at), " to keep it.");
     case "waitlisted":
       return stateBox("info", mine.position ? `Waitlisted #${mine.position}` : "Waitlisted", "You get a seat when one frees up and everyone ahead of you has theirs.");
@@ -127,9 +131,12 @@ function mineState(mine) {
 function mineContent(panel, mine) {
   const parts = [mineState(mine)];
   const started = todayUtc() >= panel.course.schedule.starts_on;
-  if (mine.status === "pending_payment" && mine.due_at) parts.push(actionButton("Pay now", () => payHeldSeat(panel)));
+  if (mine.status === "pending_payment" && mine.due_at && timeUntil(mine.due_at) !== null) {
+    parts.push(actionButton("Pay now", () => payHeldSeat(panel)));
+  }
   if (mine.status === "pending_payment" && mine.payment_id) {
-    parts.push(h("p", { class: "enroll-note" }, h("a", { href: `#${paymentPath(mine.payment_id)}`, "data-testid": "held-payment-link" }, "See its payment")));
+    const href = `#${paymentPath(mine.payment_id)}`;
+    parts.push(h("p", { class: "enroll-note" }, h("a", { href, "data-testid": "held-payment-link" }, "Payment details")));
   }
   if (mine.status === "waitlisted") {
     parts.push(actionButton("Leave waitlist", () => leaveWaitlist(panel), "button button-danger-outline"));
@@ -225,6 +232,10 @@ function enroll(panel) {
 // Pay-now courses: hold the seat, then straight to the payment page.
 async function payNow(panel) {
   panel.messages.clear();
+  if (await cannotPayYet()) {
+    panel.messages.complain(unverified());
+    return;
+  }
   try {
     const { enrollment } = await enrollmentActions.enroll(panel.course.id, panel.signal);
     if (inCart(panel.course.id)) await removeFromCart(panel.course.id, { signal: panel.signal }).catch(() => {});
@@ -265,6 +276,6 @@ async function leaveWaitlist(panel) {
 
 async function dropCourse(panel) {
   const { code, my_enrollment: mine } = panel.course;
-  if (!(await confirmDrop(code, mine.status === "pending_payment"))) return;
+  if (!(await confirmDrop(code, dropWords(mine, panel.course)))) return;
   await act(panel, () => enrollmentActions.drop(mine.id, panel.signal), () => `You dropped ${code}.`);
 }

@@ -4,7 +4,7 @@
 import { api, getUser, updateCurrentUser } from "./api.js";
 import { h } from "./dom.js";
 import { payByElement, paymentPath } from "./payments.js";
-import { focusVerifyNotice } from "./verify-notice.js";
+import { focusVerifyNotice, needsVerification } from "./verify-notice.js";
 
 // The server says the address is unconfirmed; the tab may not know yet (it
 // was changed in another tab): ask, so the notice appears.
@@ -13,7 +13,7 @@ async function showNotice() {
   if (data && data.user) updateCurrentUser(data.user);
 }
 
-function unverified() {
+export function unverified() {
   showNotice();
   const user = getUser();
   const where = user && user.email ? ` to ${user.email}` : "";
@@ -22,6 +22,15 @@ function unverified() {
     "Send it again from the notice at the top of the page. ",
     h("button", { type: "button", class: "button button-small", on: { click: focusVerifyNotice } }, "Go to the notice"),
   ];
+}
+
+// Whether paying would be refused for the address (asked afresh: it may have
+// been confirmed in another tab). A seat held only while paying is not taken
+// when it could not be paid.
+export async function cannotPayYet() {
+  if (!needsVerification(getUser())) return false;
+  await showNotice();
+  return needsVerification(getUser());
 }
 
 // The seats were held and their payment written, but the provider did not

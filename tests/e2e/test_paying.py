@@ -5,7 +5,7 @@ and what to do when paying is refused or the payment provider is down."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -286,8 +286,11 @@ def test_an_unconfirmed_address_is_told_how_to_confirm_it_when_paying(
     catalog.enroll(student, reserved)
     sign_in(page, student.username, student.password)
 
-    # WHEN they check out THEN they are told why not and where to confirm the address
+    # WHEN they open the cart THEN it says before checkout that paying needs the address
     page.goto("/#/cart")
+    expect(page.get_by_test_id("cart-verify-note")).to_contain_text("confirmed e-mail address")
+
+    # WHEN they check out all the same THEN they are told why not and where to confirm it
     page.get_by_role("button", name="Checkout").click()
     expect(refusal(page)).to_contain_text(f"{student.username}@example.com")
     refusal(page).get_by_role("button", name="Go to the notice").click()
@@ -303,3 +306,73 @@ def test_an_unconfirmed_address_is_told_how_to_confirm_it_when_paying(
     page.goto("/#/my-courses")
     page.get_by_role("button", name=f"Pay now for {reserved['code']}").click()
     expect(refusal(page).get_by_role("button", name="Go to the notice")).to_be_visible()
+
+
+def test_a_pay_now_course_holds_no_seat_for_an_unconfirmed_address(
+    page: Page, catalog: CatalogData
+) -> None:
+    # GIVEN a course paid at once (its seat is held only while paying) and a
+    # student whose address is not confirmed
+    course = catalog.course(
+        catalog.user("instructor"),
+        title=f"Pochoir {unique_token()}",
+        price=4500,
+        capacity=2,
+        payment_due_days=0,
+    )
+    student = catalog.register_student(verified=False)
+    sign_in(page, student.username, student.password)
+
+    # WHEN they press "Pay now" on its page
+    page.goto(f"/#/courses/{course['id']}")
+    page.get_by_role("region", name="Enrollment").get_by_role("button", name="Pay now").click()
+
+    # THEN they learn what to do first, and no seat was taken from anyone
+    expect(refusal(page).get_by_role("button", name="Go to the notice")).to_be_visible()
+    expect(page.get_by_test_id("enrollment-state")).to_have_count(0)
+    page.reload()
+    expect(page.get_by_test_id("course-seats")).to_have_text("2 of 2 left")
+
+
+def test_a_seat_past_its_due_time_is_not_offered_for_payment(
+    page_factory: PageFactory, catalog: CatalogData
+) -> None:
+    # GIVEN a seat held for 7 days, seen from a browser 8 days later (before the
+    # scheduler has released it)
+    teacher = catalog.user("instructor")
+    course = catalog.course(teacher, title=f"Frottage {unique_token()}", price=900)
+    student = catalog.user("student")
+    catalog.enroll(student, course)
+    page = page_factory(locale="en-US")
+    page.clock.set_fixed_time(datetime.now(UTC) + timedelta(days=8))
+    sign_in(page, student.username, student.password)
+
+    # THEN My courses, Payments and the course page say it was due, offering no "Pay now"
+    page.goto("/#/my-courses")
+    held = held_seats(page, 1)
+    expect(held.get_by_test_id("pay-by")).to_have_text(re.compile(r"^Was due .* \(past due\)$"))
+    expect(held.get_by_role("button", name=re.compile("^Pay now"))).to_have_count(0)
+    page.goto("/#/payments")
+    expect(to_pay(page).get_by_test_id("pay-by")).to_contain_text("(past due)")
+    expect(to_pay(page).get_by_role("button", name=re.compile("^Pay now"))).to_have_count(0)
+    page.goto(f"/#/courses/{course['id']}")
+    expect(page.get_by_test_id("enrollment-state")).to_contain_text("Payment overdue")
+    expect(page.get_by_role("button", name="Pay now")).to_have_count(0)
+
+
+def test_dropping_a_paid_course_says_that_it_refunds_nothing(
+    page: Page, catalog: CatalogData
+) -> None:
+    # GIVEN a student who paid for a course
+    token = unique_token()
+    course = catalog.course(catalog.user("instructor"), title=f"Sgraffito {token}", price=5500)
+    student = catalog.user("student")
+    payment = catalog.paid_payment(student, [course])
+    sign_in(page, student.username, student.password)
+    wait_until_paid(page, payment)
+
+    # WHEN they ask to drop it THEN the question says the money does not come back by itself
+    page.goto("/#/my-courses")
+    page.get_by_role("button", name=f"Drop {course['code']}").click()
+    expect(page.get_by_role("dialog")).to_contain_text("Dropping does not refund what you paid")
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()

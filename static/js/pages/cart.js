@@ -1,4 +1,4 @@
-import { api } from "../api.js";
+import { api, getUser } from "../api.js";
 import { cartEmptied, loadCart, removeFromCart } from "../cart.js";
 import { clashesOf, clashWarning } from "../clashes.js";
 import { coursePath, formatDateRange, formatMoney, scheduleSummary, statusBadge } from "../courses.js";
@@ -6,6 +6,7 @@ import { h, messageRegions, pageHeading } from "../dom.js";
 import { loadInto } from "../loading.js";
 import { payProblem, providerDownWithPayment } from "../pay-problems.js";
 import { getPayment, payByText } from "../payments.js";
+import { needsVerification } from "../verify-notice.js";
 
 export const title = "Your cart";
 
@@ -111,6 +112,13 @@ function summaryBox(page) {
     ),
     mixed,
     clashNote(page),
+    paid && needsVerification(getUser())
+      ? h(
+          "p",
+          { class: "cart-note cart-note-warning", "data-testid": "cart-verify-note" },
+          "Paying needs a confirmed e-mail address: open the link we e-mailed you (the notice above sends it again), then check out.",
+        )
+      : null,
     h(
       "p",
       { class: "cart-note" },

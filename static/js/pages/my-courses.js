@@ -4,6 +4,7 @@ import {
   confirmDrop,
   confirmLeaveWaitlist,
   coursePath,
+  dropWords,
   enrollmentActions,
   enrollmentStatusBadge,
   formatDateRange,
@@ -14,7 +15,7 @@ import {
 import { h, messageRegions, pageHeading } from "../dom.js";
 import { loadInto } from "../loading.js";
 import { payProblem } from "../pay-problems.js";
-import { payByElement, payForHold, paymentPath, payNow } from "../payments.js";
+import { payByElement, payForHold, paymentPath, payNow, timeUntil } from "../payments.js";
 
 export const title = "My courses";
 
@@ -118,6 +119,7 @@ const forCourse = (text, course, joiner = " for ") => [text, h("span", { class: 
 // before every hold had a payment gets one on the way (pay for the hold).
 function payControl(page, enrollment) {
   if (enrollment.status !== "pending_payment" || processing(page, enrollment)) return null;
+  if (timeUntil(enrollment.due_at) === null) return null; // past due: the seat is being released
   const click = (event) => pay(page, enrollment, event.currentTarget);
   return h("button", { type: "button", class: "button button-small button-primary", on: { click } }, ...forCourse("Pay now", enrollment.course));
 }
@@ -263,7 +265,7 @@ async function act(page, enrollment, run, message) {
 
 async function dropCourse(page, enrollment) {
   const { code } = enrollment.course;
-  if (!(await confirmDrop(code, enrollment.status === "pending_payment"))) return;
+  if (!(await confirmDrop(code, dropWords(enrollment, enrollment.course)))) return;
   await act(page, enrollment, () => enrollmentActions.drop(enrollment.id, page.signal), `You dropped ${code}.`);
 }
 

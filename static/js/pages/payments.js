@@ -136,6 +136,7 @@ function note(payment) {
   switch (payment.status) {
     case "pending":
       if (payment.processing) return line(`Your bank payment is processing. ${seats} held until it settles.`);
+      if (!isPayable(payment)) return line(payByElement(payment.due_at), ". The seats go back to their courses shortly.");
       return h("p", { class: "payment-note payment-note-warning" }, payByElement(payment.due_at), `. ${seats} held until then.`);
     case "paid":
       return line("Paid ", momentElement(payment.paid_at));
