@@ -74,7 +74,8 @@ export function panelContent(panel) {
     return parts;
   }
   const mine = course.my_enrollment;
-  parts.push(courseClashes(course, mine));
+  const clashes = courseClashes(course, mine);
+  if (clashes) parts.push(clashes);
   if (mine && LIVE.includes(mine.status)) return [...parts, ...mineContent(panel, mine)];
   return [...parts, ...openContent(panel)];
 }

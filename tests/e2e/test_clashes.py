@@ -94,6 +94,12 @@ def test_clashes_are_named_in_the_cart_and_on_the_course_page_without_blocking(
     expect(course_warning).to_contain_text("you can still enroll")
     expect(panel.get_by_role("button", name="Reserve seat")).to_be_enabled()
 
+    # AND a course that clashes with nothing shows no warning, nor anything in its place
+    page.goto(f"/#/courses/{solfege['id']}")
+    expect(panel.get_by_role("button", name="Reserve seat")).to_be_visible()
+    expect(panel.get_by_test_id("clash-warning")).to_have_count(0)
+    expect(panel).not_to_contain_text("null")
+
     # AND a signed-out visitor sees no warning (they have no timetable)
     visitor = page_factory()
     visitor.goto(f"/#/courses/{counterpoint['id']}")
