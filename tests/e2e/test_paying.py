@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, Route, expect
+from playwright.sync_api import Locator, Page, expect
 
+from tests.e2e.network import CHECKOUT, provider_down_after_holding
 from tests.e2e.support import (
     CatalogData,
     PageFactory,
@@ -219,26 +219,6 @@ def test_receipt_numbers_are_short_and_the_long_id_stays_out_of_sight(
     expect(page.locator("main")).not_to_contain_text(pending["id"])
 
 
-def provider_down_after_holding(route: Route) -> None:
-    """The checkout goes through (the seats are held, the payment written), but
-    the answer is what the portal says when Stripe could not be reached."""
-    if route.request.method != "POST":
-        route.continue_()
-        return
-    payment: dict[str, Any] = route.fetch().json()["payment"]
-    route.fulfill(
-        status=502,
-        json={
-            "error": {
-                "code": "payment_provider_unavailable",
-                "message": "The payment provider could not be reached. Your seats are held "
-                "until then: pay from your payments page.",
-                "fields": {"payment_id": payment["id"]},
-            }
-        },
-    )
-
-
 def test_a_checkout_whose_payment_page_did_not_open_leads_to_its_payment(
     page: Page, catalog: CatalogData
 ) -> None:
@@ -249,7 +229,7 @@ def test_a_checkout_whose_payment_page_did_not_open_leads_to_its_payment(
     catalog.add_to_cart(student, course)
     sign_in(page, student.username, student.password)
     page.goto("/#/cart")
-    page.route("**/api/checkout", provider_down_after_holding)
+    page.route(CHECKOUT, provider_down_after_holding)
 
     # WHEN they check out
     page.get_by_role("button", name="Checkout").click()
