@@ -5,7 +5,7 @@ import { coursePath, formatDateRange, formatMoney, scheduleSummary, statusBadge 
 import { h, messageRegions, pageHeading } from "../dom.js";
 import { loadInto } from "../loading.js";
 import { payProblem, providerDownWithPayment } from "../pay-problems.js";
-import { getPayment, payByText } from "../payments.js";
+import { getPayment, payByText, paymentPath } from "../payments.js";
 import { needsVerification } from "../verify-notice.js";
 
 export const title = "Your cart";
@@ -191,22 +191,34 @@ async function removeCourse(page, course, button) {
   }
 }
 
-function showEnrolled(page, result) {
-  const count = result.enrollment_ids.length;
+// What became of a checkout that left nothing in the cart: a box saying so
+// (it takes focus) and the way on.
+function showOutcome(page, { tone, testId, heading, text, link }) {
   page.content.replaceChildren(
     h(
       "section",
-      { class: "card", "aria-labelledby": "cart-done-title" },
+      { class: "card", "aria-labelledby": "cart-outcome-title" },
       h(
         "div",
-        { class: "state-box state-box-success", tabindex: "-1", "data-testid": "checkout-done" },
-        h("strong", { id: "cart-done-title" }, "You are enrolled"),
-        h("span", {}, `Your ${count === 1 ? "course is" : `${count} courses are`} free, so you are enrolled right away.`),
+        { class: `state-box state-box-${tone}`, tabindex: "-1", "data-testid": testId },
+        h("strong", { id: "cart-outcome-title" }, heading),
+        h("span", {}, text),
       ),
-      h("a", { class: "button button-primary", href: "#/my-courses" }, "Go to My courses"),
+      h("a", { class: "button button-primary", href: link[0] }, link[1]),
     ),
   );
   page.content.querySelector(".state-box").focus();
+}
+
+function showEnrolled(page, result) {
+  const count = result.enrollment_ids.length;
+  showOutcome(page, {
+    tone: "success",
+    testId: "checkout-done",
+    heading: "You are enrolled",
+    text: `Your ${count === 1 ? "course is" : `${count} courses are`} free, so you are enrolled right away.`,
+    link: ["#/my-courses", "Go to My courses"],
+  });
 }
 
 // The courses may have changed meanwhile (full, closed): show them as they are.
@@ -238,20 +250,13 @@ async function showHeld(page, paymentId) {
   cartEmptied();
   page.items = [];
   const payment = await getPayment(paymentId, { signal: page.signal }).catch(() => null);
-  page.content.replaceChildren(
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "cart-held-title" },
-      h(
-        "div",
-        { class: "state-box state-box-warning", tabindex: "-1", "data-testid": "checkout-held" },
-        h("strong", { id: "cart-held-title" }, "Your seats are held, but paying has to wait"),
-        h("span", {}, providerDownWithPayment(paymentId, { dueAt: payment && payment.due_at })),
-      ),
-      h("a", { class: "button button-primary", href: `#/payments/${encodeURIComponent(paymentId)}` }, "Go to the payment"),
-    ),
-  );
-  page.content.querySelector(".state-box").focus();
+  showOutcome(page, {
+    tone: "warning",
+    testId: "checkout-held",
+    heading: "Your seats are held, but paying has to wait",
+    text: providerDownWithPayment(paymentId, { dueAt: payment && payment.due_at }),
+    link: [`#${paymentPath(paymentId)}`, "Go to the payment"],
+  });
 }
 
 async function checkout(page, event) {
