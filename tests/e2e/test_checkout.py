@@ -17,6 +17,7 @@ from tests.e2e.support import (
     WEBHOOK_TIMEOUT_MS,
     CatalogData,
     PageFactory,
+    main_nav,
     pay_on_the_simulator_page,
     sign_in,
     unique_token,
@@ -34,10 +35,6 @@ def cart_link(page: Page) -> Locator:
 
 def bell(page: Page) -> Locator:
     return page.get_by_test_id("notification-bell")
-
-
-def main_nav(page: Page) -> Locator:
-    return page.get_by_role("navigation", name="Main")
 
 
 def answer_still_pending(route: Route) -> None:

@@ -13,16 +13,13 @@ from tests.e2e.support import (
     PAYING_CARD,
     WEBHOOK_TIMEOUT_MS,
     CatalogData,
+    main_nav,
     pay_on_the_simulator_page,
     sign_in,
     unique_token,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def main_nav(page: Page) -> Locator:
-    return page.get_by_role("navigation", name="Main")
 
 
 def group(page: Page, title: str) -> Locator:

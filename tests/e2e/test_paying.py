@@ -14,6 +14,7 @@ from tests.e2e.network import CHECKOUT, provider_down_after_holding
 from tests.e2e.support import (
     CatalogData,
     PageFactory,
+    main_nav,
     sign_in,
     unique_token,
     wait_until_paid,
@@ -25,10 +26,6 @@ pytestmark = pytest.mark.e2e
 # clock and a hint relative to now.
 PAY_BY_IN_7_DAYS = re.compile(r"Pay by [A-Z][a-z]{2} \d{1,2}, \d{4}, \d{2}:\d{2} \(in 7 days\)")
 RECEIPT_NUMBER = re.compile(r"R-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}")
-
-
-def main_nav(page: Page) -> Locator:
-    return page.get_by_role("navigation", name="Main")
 
 
 def to_pay(page: Page) -> Locator:
