@@ -120,8 +120,13 @@ function userRow(page, user) {
     h(
       "td",
       { "data-label": "E-mail", class: "cell-email" },
-      h("span", {}, user.email),
-      user.email_verified === false ? [" ", h("span", { class: "tag", "data-testid": "email-unconfirmed" }, "Not confirmed")] : null,
+      // One child: on a phone the cell is a label and one value.
+      h(
+        "span",
+        {},
+        user.email,
+        user.email_verified === false ? [" ", h("span", { class: "tag", "data-testid": "email-unconfirmed" }, "Not confirmed")] : null,
+      ),
     ),
     h("td", { "data-label": "Role" }, h("span", { class: "role-badge", dataset: { role: user.role } }, roleLabel(user.role))),
     h("td", { "data-label": "Status" }, h("span", { class: status[0] }, status[1])),
