@@ -284,12 +284,19 @@ export const enrollmentActions = {
 };
 
 // The questions asked before an enrollment action that cannot be undone.
-export function confirmDrop(code, held) {
+// Dropping a paid seat gives no money back by itself: refunds are an
+// administrator's (POST /api/checkout/payments/{id}/refund), so it says so.
+export function dropWords(enrollment, course) {
+  if (enrollment.status === "pending_payment") return "Your held seat goes back to the course, or to the first person on the waitlist.";
+  const paid = enrollment.status === "active" && course.price.amount > 0;
+  const seat = "You lose your seat; it goes to the first person on the waitlist.";
+  return paid ? `${seat} Dropping does not refund what you paid: ask an administrator about a refund.` : seat;
+}
+
+export function confirmDrop(code, message) {
   return confirmDialog({
     title: `Drop ${code}?`,
-    message: held
-      ? "Your held seat goes back to the course, or to the first person on the waitlist."
-      : "You lose your seat; it goes to the first person on the waitlist.",
+    message,
     confirmLabel: "Drop course",
     danger: true,
   });

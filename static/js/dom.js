@@ -20,7 +20,7 @@ export function h(tag, props = {}, ...children) {
 }
 
 function append(parent, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     parent.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -301,14 +301,16 @@ export function icon(paths, className = "icon") {
 }
 
 // A page-level pair of live regions: say() confirms, complain() reports errors.
+// A message is text, or a list of text and nodes (a link to the next step).
 export function messageRegions() {
   const alert = h("div", { class: "form-alert", role: "alert" });
   const status = h("div", { class: "form-status", role: "status" });
   const set = (region, other, message) => {
     other.classList.remove("is-visible");
     other.replaceChildren();
-    region.textContent = message || "";
-    region.classList.toggle("is-visible", Boolean(message));
+    region.replaceChildren();
+    append(region, [message].flat().filter((part) => part !== ""));
+    region.classList.toggle("is-visible", region.childNodes.length > 0);
   };
   return {
     alert,

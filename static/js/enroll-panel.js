@@ -7,17 +7,18 @@ import {
   confirmDrop,
   confirmLeaveWaitlist,
   coursePath,
+  dropWords,
   enrollmentActions,
   formatDay,
-  formatMoment,
   formatMoney,
-  momentElement,
   seatsElement,
   todayUtc,
 } from "./courses.js";
 import { canAddToCart, cartAction, inCart, removeFromCart } from "./cart.js";
+import { clashesOf, clashWarning } from "./clashes.js";
 import { h } from "./dom.js";
-import { payForHold } from "./payments.js";
+import { cannotPayYet, payProblem, unverified } from "./pay-problems.js";
+import { payByElement, payByText, payForHold, paymentPath, timeUntil } from "./payments.js";
 
 // How long the course page's "Pay now" holds a seat (seats.py PAY_NOW_HOLD).
 const PAY_NOW_HOLD_MINUTES = 30;
@@ -73,8 +74,18 @@ export function panelContent(panel) {
     return parts;
   }
   const mine = course.my_enrollment;
+  const clashes = courseClashes(course, mine);
+  if (clashes) parts.push(clashes);
   if (mine && LIVE.includes(mine.status)) return [...parts, ...mineContent(panel, mine)];
   return [...parts, ...openContent(panel)];
+}
+
+// Meeting at the same time as a course the student has (or has in the cart):
+// said before they act, never stopping them.
+function courseClashes(course, mine) {
+  const taken = mine && LIVE.includes(mine.status);
+  const note = taken ? null : "This is a warning only: you can still enroll.";
+  return clashWarning(clashesOf(course.id, course.clashes), { note });
 }
 
 function guestContent(course) {
@@ -107,7 +118,10 @@ function mineState(mine) {
       return stateBox("success", "Enrolled", "You are enrolled in this course.");
     case "pending_payment":
       if (!mine.due_at) return stateBox("info", "Seat held", "Your seat is held while your bank payment is processing.");
-      return stateBox("warning", "Seat held", "Your seat is held. Pay by ", h("strong", { "data-testid": "due-at" }, momentElement(mine.due_at)), " to keep it.");
+      if (timeUntil(mine.due_at) === null) {
+        return stateBox("warning", "Payment overdue", payByElement(mine.due_at), ". The seat goes back to the course shortly.");
+      }
+      return stateBox("warning", "Seat held", "Your seat is held. ", payByElement(mine.due_at), " to keep it.");
     case "waitlisted":
       return stateBox("info", mine.position ? `Waitlisted #${mine.position}` : "Waitlisted", "You get a seat when one frees up and everyone ahead of you has theirs.");
     default:
@@ -118,7 +132,13 @@ function mineState(mine) {
 function mineContent(panel, mine) {
   const parts = [mineState(mine)];
   const started = todayUtc() >= panel.course.schedule.starts_on;
-  if (mine.status === "pending_payment" && mine.due_at) parts.push(actionButton("Pay now", () => payHeldSeat(panel)));
+  if (mine.status === "pending_payment" && mine.due_at && timeUntil(mine.due_at) !== null) {
+    parts.push(actionButton("Pay now", () => payHeldSeat(panel)));
+  }
+  if (mine.status === "pending_payment" && mine.payment_id) {
+    const href = `#${paymentPath(mine.payment_id)}`;
+    parts.push(h("p", { class: "enroll-note" }, h("a", { href, "data-testid": "held-payment-link" }, "Payment details")));
+  }
   if (mine.status === "waitlisted") {
     parts.push(actionButton("Leave waitlist", () => leaveWaitlist(panel), "button button-danger-outline"));
   } else if ((mine.status === "active" || mine.status === "pending_payment") && !started) {
@@ -172,8 +192,8 @@ function actionButton(label, handler, className = "button button-primary") {
 }
 
 // The course changed meanwhile (full, closed, enrolled elsewhere): show it as it is.
-async function problem(panel, error) {
-  panel.messages.complain(error.message);
+async function problem(panel, error, message = error.message) {
+  panel.messages.complain(message);
   if (error.status === 409 || error.status === 404 || error.status === 410) {
     await panel.refresh().catch(() => {});
     panel.redraw();
@@ -206,24 +226,28 @@ function enroll(panel) {
     ({ enrollment }) =>
       enrollment.status === "active"
         ? `You are enrolled in ${course.code}.`
-        : `Your seat in ${course.code} is held until ${formatMoment(enrollment.due_at)}.`,
+        : `Your seat in ${course.code} is held. ${payByText(enrollment.due_at)}.`,
   );
 }
 
 // Pay-now courses: hold the seat, then straight to the payment page.
 async function payNow(panel) {
   panel.messages.clear();
+  if (await cannotPayYet()) {
+    panel.messages.complain(unverified());
+    return;
+  }
   try {
     const { enrollment } = await enrollmentActions.enroll(panel.course.id, panel.signal);
     if (inCart(panel.course.id)) await removeFromCart(panel.course.id, { signal: panel.signal }).catch(() => {});
-    panel.messages.say(`Your seat is held for ${PAY_NOW_HOLD_MINUTES} minutes. Taking you to the secure payment page…`);
+    panel.messages.say(`Your seat is held. ${payByText(enrollment.due_at)}. Taking you to the secure payment page…`);
     await payForHold(enrollment.id, { signal: panel.signal });
   } catch (error) {
     if (error.name === "AbortError") return;
-    panel.messages.complain(error.message);
     // The seat may be held even though the payment page did not open.
     await panel.refresh().catch(() => {});
     panel.redraw();
+    panel.messages.complain(payProblem(error));
   }
 }
 
@@ -233,7 +257,7 @@ async function payHeldSeat(panel) {
     panel.messages.say("Taking you to the secure payment page…");
     await payForHold(panel.course.my_enrollment.id, { signal: panel.signal });
   } catch (error) {
-    if (error.name !== "AbortError") await problem(panel, error);
+    if (error.name !== "AbortError") await problem(panel, error, payProblem(error));
   }
 }
 
@@ -253,6 +277,6 @@ async function leaveWaitlist(panel) {
 
 async function dropCourse(panel) {
   const { code, my_enrollment: mine } = panel.course;
-  if (!(await confirmDrop(code, mine.status === "pending_payment"))) return;
+  if (!(await confirmDrop(code, dropWords(mine, panel.course)))) return;
   await act(panel, () => enrollmentActions.drop(mine.id, panel.signal), () => `You dropped ${code}.`);
 }

@@ -61,6 +61,7 @@ export function pagedList(options) {
     reload: () => run(list, { reset: true }),
     items: () => list.items.slice(),
     count: () => list.items.length,
+    hasMore: () => Boolean(list.cursor),
     update: (item, focusSelector) => update(list, item, focusSelector),
     remove: (key) => remove(list, key),
     prepend: (item, { className } = {}) => prepend(list, item, className),

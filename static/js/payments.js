@@ -1,7 +1,8 @@
 // What the payment pages share: the API calls, status badges, amounts, due
-// dates ("due in 2 days") and the hand-off to the payment provider's page.
+// dates ("Pay by …"), receipt numbers and the hand-off to the payment
+// provider's page.
 import { api } from "./api.js";
-import { formatMoney, momentElement } from "./courses.js";
+import { formatMoment, formatMoney, momentElement } from "./courses.js";
 import { h } from "./dom.js";
 
 export const PAYMENT_STATUSES = [
@@ -59,16 +60,49 @@ export function timeUntil(value, now = Date.now()) {
   return "in less than a minute";
 }
 
-// When a pending payment is due, as an element: "Due in 2 days (Mar 4, 2026, 10:00)".
-export function dueElement(payment) {
-  const until = timeUntil(payment.due_at);
+// The one way a due date is written, wherever it shows (My courses, Payments,
+// a payment, a course, the cart): "Pay by Dec 15, 2026, 18:18 (in 14 days)".
+// A held seat's due time is its payment's, so the same payment reads the same.
+function payByParts(dueAt) {
+  const until = timeUntil(dueAt);
+  return until ? ["Pay by ", `(${until})`] : ["Was due ", "(past due)"];
+}
+
+export function payByText(dueAt) {
+  const [lead, hint] = payByParts(dueAt);
+  return `${lead}${formatMoment(dueAt)} ${hint}`;
+}
+
+function payByChildren(dueAt) {
+  const [lead, hint] = payByParts(dueAt);
+  return [lead, momentElement(dueAt), " ", h("span", { class: "pay-by-hint" }, hint)];
+}
+
+// The hints count down while a page stays open ("in 28 minutes", then 27...).
+const HINT_REFRESH_MS = 30_000;
+let hintTimer = null;
+
+function refreshPayBy() {
+  for (const element of document.querySelectorAll(".pay-by[data-due]")) {
+    element.replaceChildren(...payByChildren(element.dataset.due));
+    element.classList.toggle("is-past", timeUntil(element.dataset.due) === null);
+  }
+}
+
+export function payByElement(dueAt) {
+  if (!hintTimer) hintTimer = setInterval(refreshPayBy, HINT_REFRESH_MS);
+  const past = timeUntil(dueAt) === null;
   return h(
     "span",
-    { class: until ? "due" : "due due-past", "data-testid": "payment-due" },
-    until ? `Due ${until}` : "Past due",
-    h("span", { class: "due-date" }, " (", momentElement(payment.due_at), ")"),
+    { class: past ? "pay-by is-past" : "pay-by", "data-testid": "pay-by", dataset: { due: dueAt } },
+    payByChildren(dueAt),
   );
 }
+
+// The short number a person reads and quotes ("R-7F3A-9C2M"); the payment's
+// id stays in addresses, out of sight.
+export const receiptNumber = (payment) =>
+  h("span", { class: "receipt-number", "data-testid": "receipt-number" }, payment.receipt_number);
 
 // Whether the student can pay it now: pending, in time, and no bank payment under way.
 export const isPayable = (payment) =>

@@ -37,7 +37,7 @@ export function verifyNotice(user) {
   );
   return h(
     "section",
-    { class: "state-box state-box-warning", "aria-labelledby": headingId, "data-testid": "verify-notice" },
+    { class: "state-box state-box-warning", "aria-labelledby": headingId, "data-testid": "verify-notice", tabindex: "-1" },
     h("strong", { id: headingId }, "Confirm your e-mail address to pay for courses"),
     h(
       "span",
@@ -55,4 +55,14 @@ export function verifyNotice(user) {
 export function renderVerifyBanner(slot, user, path) {
   const own = path === "/profile" || path === "/verify-email";
   slot.replaceChildren(...(needsVerification(user) && !own ? [verifyNotice(user)] : []));
+}
+
+// Takes the reader to the notice and its "Send the link again" (a refusal to
+// pay points there); false when the page shows no notice.
+export function focusVerifyNotice() {
+  const notice = document.querySelector(".verify-banner [data-testid='verify-notice']");
+  if (!notice) return false;
+  notice.scrollIntoView({ block: "start" });
+  (notice.querySelector("button:not([disabled])") || notice).focus();
+  return true;
 }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from playwright.sync_api import APIRequestContext, Page, Playwright, expect
+from playwright.sync_api import APIRequestContext, Locator, Page, Playwright, expect
 
 ADMIN_USERNAME = "admin"
 ADMIN_EMAIL = "admin@example.com"
@@ -41,6 +41,10 @@ def sign_in(page: Page, login: str, password: str) -> None:
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_test_id("current-username")).to_have_count(1)
+
+
+def main_nav(page: Page) -> Locator:
+    return page.get_by_role("navigation", name="Main")
 
 
 def register(
@@ -181,6 +185,10 @@ class CatalogData:
         assert response.status == 201, response.text()
         enrollment: dict[str, Any] = response.json()["enrollment"]
         return enrollment
+
+    def drop(self, student: Account, enrollment_id: str) -> None:
+        response = self.as_user(student).post(f"/api/catalog/enrollments/{enrollment_id}/drop")
+        assert response.status == 200, response.text()
 
     def verify_email(self, account: Account) -> None:
         """Marks the account's address verified, as an administrator can: what

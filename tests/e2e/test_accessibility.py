@@ -9,7 +9,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.e2e.network import HeldRequests, fail_api_calls
+from tests.e2e.network import CHECKOUT, HeldRequests, fail_api_calls, provider_down_after_holding
 from tests.e2e.support import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -19,6 +19,7 @@ from tests.e2e.support import (
     sign_in,
     tour_catalog_pages,
     tour_checkout_pages,
+    unique_token,
 )
 
 pytestmark = pytest.mark.e2e
@@ -162,3 +163,54 @@ def test_loading_and_failure_states_are_accessible(
     page.goto("/#/courses/any-course")
     expect(page.get_by_role("heading", level=1)).to_have_text("Could not load the course")
     assert_accessible(page, "course page, could not load")
+
+
+@pytest.mark.parametrize(
+    ("viewport", "color_scheme"),
+    [
+        pytest.param({"width": 1280, "height": 900}, "light", id="desktop-light"),
+        pytest.param({"width": 360, "height": 740}, "dark", id="phone-dark"),
+    ],
+)
+def test_what_paying_can_run_into_is_accessible(
+    page_factory: PageFactory, catalog: CatalogData, viewport: dict[str, int], color_scheme: str
+) -> None:
+    teacher = catalog.user("instructor")
+    token = unique_token()
+    refused = catalog.course(teacher, title=f"Niello {token}", price=2000)
+    held = catalog.course(teacher, title=f"Repousse {token}", price=2500)
+
+    # No payments at all: the empty state.
+    unverified = catalog.register_student(verified=False)
+    page = page_factory(viewport=viewport, color_scheme=color_scheme)
+    sign_in(page, unverified.username, unverified.password)
+    page.goto("/#/payments")
+    expect(page.get_by_test_id("payments-empty")).to_be_visible()
+    assert_accessible(page, "payments, none")
+
+    # Paying refused for an unconfirmed address, with the way to confirm it.
+    catalog.add_to_cart(unverified, refused)
+    page.goto("/#/cart")
+    page.get_by_role("button", name="Checkout").click()
+    expect(page.get_by_role("button", name="Go to the notice")).to_be_visible()
+    assert_accessible(page, "cart, paying refused")
+
+    # The provider down after the seats were held: where to pay instead.
+    student = catalog.user("student")
+    catalog.add_to_cart(student, held)
+    other = page_factory(viewport=viewport, color_scheme=color_scheme)
+    sign_in(other, student.username, student.password)
+    other.goto("/#/cart")
+    other.route(CHECKOUT, provider_down_after_holding)
+    other.get_by_role("button", name="Checkout").click()
+    expect(other.get_by_test_id("checkout-held")).to_be_visible()
+    assert_accessible(other, "cart, seats held but the provider is down")
+
+    # A seat past its due time, on My courses and on its course page.
+    other.clock.set_fixed_time(datetime.now(UTC) + timedelta(days=8))
+    other.goto("/#/my-courses")
+    expect(other.get_by_test_id("pay-by")).to_contain_text("(past due)")
+    assert_accessible(other, "my courses, past due")
+    other.goto(f"/#/courses/{held['id']}")
+    expect(other.get_by_test_id("enrollment-state")).to_contain_text("Payment overdue")
+    assert_accessible(other, "course page, past due")

@@ -8,6 +8,7 @@ from playwright.sync_api import APIRequestContext, Page, expect
 from tests.e2e.support import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
+    CatalogData,
     PageFactory,
     sign_in,
     unique_username,
@@ -154,3 +155,32 @@ def test_load_more_pages_through_the_list_with_the_cursor(
     expect(load_more).to_be_hidden()
     usernames = rows.evaluate_all("rows => rows.map(row => row.dataset.username)")
     assert sorted(usernames) == [f"{prefix}{number:02d}" for number in range(PAGE_SIZE + 5)]
+
+
+def test_admin_confirms_an_address_for_a_student_who_never_got_the_email(
+    page: Page, catalog: CatalogData
+) -> None:
+    # GIVEN a student who signed up and never confirmed their address
+    student = catalog.register_student(verified=False)
+
+    # WHEN the administrator finds them
+    open_users_page(page)
+    page.get_by_role("search").get_by_label("Search").fill(student.username)
+    row = page.locator("tbody tr", has_text=student.username)
+    expect(row).to_have_count(1)
+
+    # THEN the address is marked as not confirmed
+    expect(row.get_by_test_id("email-unconfirmed")).to_have_text("Not confirmed")
+
+    # WHEN they confirm it, after a question
+    row.get_by_role("button", name=f"Confirm e-mail {student.username}").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"Confirm {student.username}@example.com?")
+    dialog.get_by_role("button", name="Confirm e-mail").click()
+
+    # THEN it is confirmed, and the student may pay
+    expect(page.get_by_role("status").filter(has_text="can pay for courses now")).to_be_visible()
+    expect(row.get_by_test_id("email-unconfirmed")).to_have_count(0)
+    expect(row.get_by_role("button", name=f"Confirm e-mail {student.username}")).to_have_count(0)
+    me = catalog.as_user(student).get("/api/auth/me").json()["user"]
+    assert me["email_verified"] is True

@@ -67,7 +67,7 @@ def test_every_page_of_a_visitor_and_a_student_offers_retry(
     for path, loaded in [
         ("/my-courses", lambda page: page.get_by_role("region", name=re.compile("Seats held"))),
         ("/cart", lambda page: page.get_by_test_id("cart-empty")),
-        ("/payments", lambda page: page.get_by_role("list", name="Your payments")),
+        ("/payments", lambda page: page.get_by_role("list", name="Payments to make")),
         (f"/payments/{payment['id']}", heading("Payment of $25.00")),
         ("/notifications", text("You have no notifications yet.")),
     ]:

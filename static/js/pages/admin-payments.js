@@ -4,12 +4,13 @@ import { confirmDialog, h, messageRegions, pageHeading } from "../dom.js";
 import { filterBar, keepInAddress, oneOf, pagedList, tableView } from "../list.js";
 import {
   PAYMENT_STATUSES,
-  dueElement,
+  payByElement,
   paymentAmount,
   paymentCourses,
   paymentPath,
   paymentStatusBadge,
   personCell,
+  receiptNumber,
   refundConsequences,
   refundPayment,
   studentNames,
@@ -110,7 +111,7 @@ function showStudentChip(page) {
 function dates(payment) {
   const line = (label, value) => h("span", {}, `${label} `, momentElement(value));
   const lines = [line("Started", payment.created_at)];
-  if (payment.status === "pending") lines.push(dueElement(payment));
+  if (payment.status === "pending") lines.push(h("span", {}, payByElement(payment.due_at)));
   if (payment.paid_at) lines.push(line("Paid", payment.paid_at));
   if (payment.refunded_at) lines.push(line("Refunded", payment.refunded_at));
   return h("div", { class: "cell-lines" }, lines);
@@ -136,7 +137,11 @@ function paymentRow(page, payment) {
   return h(
     "tr",
     { dataset: { paymentId: payment.id, status: payment.status } },
-    h("td", { "data-label": "Courses" }, h("a", { class: "cell-title", href: `#${paymentPath(payment.id)}` }, paymentCourses(payment))),
+    h(
+      "td",
+      { "data-label": "Courses" },
+      h("div", { class: "cell-lines" }, h("a", { class: "cell-title", href: `#${paymentPath(payment.id)}` }, paymentCourses(payment)), receiptNumber(payment)),
+    ),
     h("td", { "data-label": "Student" }, h("a", { href: studentHref, class: "person-link" }, personCell(page.lookup, payment.student_id))),
     h("td", { "data-label": "Amount", class: "cell-number" }, paymentAmount(payment)),
     h("td", { "data-label": "Status" }, paymentStatusBadge(payment)),

@@ -73,12 +73,21 @@ function listSection(page) {
 // The button's accessible name carries the username: "Deactivate ada".
 const named = (text, user) => [text, h("span", { class: "visually-hidden" }, ` ${user.username}`)];
 
+// A student who never got the e-mail cannot pay: an administrator who knows
+// the address is theirs may confirm it for them.
+function confirmEmailButton(page, user) {
+  if (user.email_verified !== false) return null;
+  const click = () => confirmEmail(page, user);
+  return h("button", { type: "button", class: "button button-small", "data-action": "verify", on: { click } }, ...named("Confirm e-mail", user));
+}
+
 function rowActions(page, user) {
   if (page.me && page.me.id === user.id) return h("span", { class: "muted" }, "This is you");
   const toggleClass = user.is_active ? "button button-small button-danger-outline" : "button button-small";
   return h(
     "div",
     { class: "row-actions" },
+    confirmEmailButton(page, user),
     h(
       "button",
       { type: "button", class: "button button-small", "data-action": "role", on: { click: () => changeRole(page, user) } },
@@ -108,7 +117,17 @@ function userRow(page, user) {
         h("span", { class: "user-fullname" }, user.full_name),
       ),
     ),
-    h("td", { "data-label": "E-mail", class: "cell-email" }, h("span", {}, user.email)),
+    h(
+      "td",
+      { "data-label": "E-mail", class: "cell-email" },
+      // One child: on a phone the cell is a label and one value.
+      h(
+        "span",
+        {},
+        user.email,
+        user.email_verified === false ? [" ", h("span", { class: "tag", "data-testid": "email-unconfirmed" }, "Not confirmed")] : null,
+      ),
+    ),
     h("td", { "data-label": "Role" }, h("span", { class: "role-badge", dataset: { role: user.role } }, roleLabel(user.role))),
     h("td", { "data-label": "Status" }, h("span", { class: status[0] }, status[1])),
     h("td", { "data-label": "Joined" }, formatDate(user.created_at)),
@@ -134,6 +153,22 @@ async function changeRole(page, user) {
     const data = await api.patch(userApi(user), { role: select.value }, { signal: page.signal });
     page.list.update(data.user, '[data-action="role"]');
     page.messages.say(`${data.user.username} is now ${roleLabel(data.user.role).toLowerCase()}.`);
+  } catch (error) {
+    if (error.name !== "AbortError") page.messages.complain(error.message);
+  }
+}
+
+async function confirmEmail(page, user) {
+  const confirmed = await confirmDialog({
+    title: `Confirm ${user.email}?`,
+    message: `Only when you know the address is ${user.full_name || user.username}'s (they wrote to you from it, say). Receipts and reminders go there, and it lets them pay.`,
+    confirmLabel: "Confirm e-mail",
+  });
+  if (!confirmed) return;
+  try {
+    const data = await api.post(`${userApi(user)}/verify-email`, undefined, { signal: page.signal });
+    page.list.update(data.user, '[data-action="role"]');
+    page.messages.say(`${data.user.email} is confirmed; ${data.user.username} can pay for courses now.`);
   } catch (error) {
     if (error.name !== "AbortError") page.messages.complain(error.message);
   }

@@ -1,8 +1,12 @@
-import { api } from "../api.js";
+import { api, getUser } from "../api.js";
 import { cartEmptied, loadCart, removeFromCart } from "../cart.js";
+import { clashesOf, clashWarning } from "../clashes.js";
 import { coursePath, formatDateRange, formatMoney, scheduleSummary, statusBadge } from "../courses.js";
 import { h, messageRegions, pageHeading } from "../dom.js";
 import { loadInto } from "../loading.js";
+import { payProblem, providerDownWithPayment } from "../pay-problems.js";
+import { getPayment, payByText, paymentPath } from "../payments.js";
+import { needsVerification } from "../verify-notice.js";
 
 export const title = "Your cart";
 
@@ -20,7 +24,7 @@ function totals(items) {
 
 export function render(root, { signal }) {
   // fullIds: courses the last checkout found without a seat.
-  const page = { signal, messages: messageRegions(), items: [], fullIds: new Set() };
+  const page = { signal, messages: messageRegions(), items: [], clashes: [], fullIds: new Set() };
   page.content = h("div", { class: "cart" });
   root.append(
     ...pageHeading(title, "Courses you are about to enroll in. A seat is held for you only when you check out."),
@@ -34,10 +38,15 @@ export function render(root, { signal }) {
     title: "Could not load your cart.",
     load: (loadSignal) => loadCart({ signal: loadSignal }),
     show: (cart) => {
-      page.items = cart.items;
+      keep(page, cart);
       show(page);
     },
   });
+}
+
+function keep(page, cart) {
+  page.items = cart.items;
+  page.clashes = cart.clashes || [];
 }
 
 function problemText(course) {
@@ -68,6 +77,7 @@ function itemRow(page, course) {
           h("span", {}, formatDateRange(course.schedule.starts_on, course.schedule.ends_on)),
         ),
         problem ? h("p", { class: "cart-item-problem", "data-testid": "cart-problem" }, problemText(course)) : null,
+        clashWarning(clashesOf(course.id, page.clashes, page.items)),
       ),
       h(
         "div",
@@ -101,6 +111,14 @@ function summaryBox(page) {
       h("div", { class: "cart-total" }, h("dt", {}, "Total"), h("dd", { "data-testid": "cart-total" }, sums.map((sum) => formatMoney(sum)).join(" + "))),
     ),
     mixed,
+    clashNote(page),
+    paid && needsVerification(getUser())
+      ? h(
+          "p",
+          { class: "cart-note cart-note-warning", "data-testid": "cart-verify-note" },
+          "Paying needs a confirmed e-mail address: open the link we e-mailed you (the notice above sends it again), then check out.",
+        )
+      : null,
     h(
       "p",
       { class: "cart-note" },
@@ -109,6 +127,18 @@ function summaryBox(page) {
         : "These courses are free: checking out enrolls you right away.",
     ),
     h("button", { type: "button", class: "button button-primary button-block", on: { click: (event) => checkout(page, event) } }, "Checkout"),
+  );
+}
+
+// The clashes are warnings: the summary says so once, by the button.
+function clashNote(page) {
+  const count = page.items.filter((course) => clashesOf(course.id, page.clashes, page.items).length).length;
+  if (!count) return null;
+  const which = count === 1 ? "1 course here meets" : `${count} courses here meet`;
+  return h(
+    "p",
+    { class: "cart-note cart-note-warning", "data-testid": "cart-clash-note" },
+    `Timetable clash: ${which} at the same time as another course of yours. You can still check out.`,
   );
 }
 
@@ -146,7 +176,7 @@ async function removeCourse(page, course, button) {
   const index = page.items.findIndex((item) => item.id === course.id);
   try {
     const cart = await removeFromCart(course.id, { signal: page.signal });
-    page.items = cart.items;
+    keep(page, cart);
     page.fullIds.delete(course.id);
     show(page);
     // Keyboard users continue with the next course, or the summary.
@@ -161,36 +191,72 @@ async function removeCourse(page, course, button) {
   }
 }
 
-function showEnrolled(page, result) {
-  const count = result.enrollment_ids.length;
+// What became of a checkout that left nothing in the cart: a box saying so
+// (it takes focus) and the way on.
+function showOutcome(page, { tone, testId, heading, text, link }) {
   page.content.replaceChildren(
     h(
       "section",
-      { class: "card", "aria-labelledby": "cart-done-title" },
+      { class: "card", "aria-labelledby": "cart-outcome-title" },
       h(
         "div",
-        { class: "state-box state-box-success", tabindex: "-1", "data-testid": "checkout-done" },
-        h("strong", { id: "cart-done-title" }, "You are enrolled"),
-        h("span", {}, `Your ${count === 1 ? "course is" : `${count} courses are`} free, so you are enrolled right away.`),
+        { class: `state-box state-box-${tone}`, tabindex: "-1", "data-testid": testId },
+        h("strong", { id: "cart-outcome-title" }, heading),
+        h("span", {}, text),
       ),
-      h("a", { class: "button button-primary", href: "#/my-courses" }, "Go to My courses"),
+      h("a", { class: "button button-primary", href: link[0] }, link[1]),
     ),
   );
   page.content.querySelector(".state-box").focus();
 }
 
+function showEnrolled(page, result) {
+  const count = result.enrollment_ids.length;
+  showOutcome(page, {
+    tone: "success",
+    testId: "checkout-done",
+    heading: "You are enrolled",
+    text: `Your ${count === 1 ? "course is" : `${count} courses are`} free, so you are enrolled right away.`,
+    link: ["#/my-courses", "Go to My courses"],
+  });
+}
+
 // The courses may have changed meanwhile (full, closed): show them as they are.
 async function checkoutFailed(page, error) {
-  page.messages.complain(error.message);
+  const heldId = error.code === "payment_provider_unavailable" && error.fields && error.fields.payment_id;
+  if (heldId) return showHeld(page, heldId);
+  page.messages.complain(payProblem(error));
   if (error.code === "course_full" && error.fields && error.fields.course_ids) {
     page.fullIds = new Set(String(error.fields.course_ids).split(","));
   }
   try {
-    page.items = (await loadCart({ signal: page.signal })).items;
+    keep(page, await loadCart({ signal: page.signal }));
     show(page);
   } catch {
     // Keep what is shown; the message already says what went wrong.
   }
+}
+
+// "Your seats are held. Pay by Dec 8, 2026, 18:18 (in 7 days)."
+function heldWords(payment) {
+  if (!payment) return "Your seats are held.";
+  const seats = payment.items.length === 1 ? "Your seat is held." : "Your seats are held.";
+  return `${seats} ${payByText(payment.due_at)}.`;
+}
+
+// The seats are held and their payment written, but the provider's page did
+// not open: the cart is empty now, and the payment is where to pay.
+async function showHeld(page, paymentId) {
+  cartEmptied();
+  page.items = [];
+  const payment = await getPayment(paymentId, { signal: page.signal }).catch(() => null);
+  showOutcome(page, {
+    tone: "warning",
+    testId: "checkout-held",
+    heading: "Your seats are held, but paying has to wait",
+    text: providerDownWithPayment(paymentId, { dueAt: payment && payment.due_at }),
+    link: [`#${paymentPath(paymentId)}`, "Go to the payment"],
+  });
 }
 
 async function checkout(page, event) {
@@ -205,7 +271,7 @@ async function checkout(page, event) {
     page.items = [];
     if (result.checkout_url) {
       leaving = true;
-      page.messages.say("Taking you to the secure payment page…");
+      page.messages.say(`${heldWords(result.payment)} Taking you to the secure payment page…`);
       window.location.assign(result.checkout_url);
       return;
     }

@@ -48,7 +48,7 @@ function redraw(page, { focusState = false } = {}) {
   const { course } = page;
   page.badgeSlot.replaceChildren(course.archived ? archivedBadge() : statusBadge(course));
   page.factsSlot.replaceChildren(facts(course));
-  page.panelBody.replaceChildren(...panelContent(page));
+  page.panelBody.replaceChildren(...panelContent(page).filter(Boolean));
   if (focusState) {
     const target =
       page.panelBody.querySelector(".state-box") || page.panelBody.querySelector("button, a") || page.panel.querySelector("h2");

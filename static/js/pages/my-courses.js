@@ -4,17 +4,18 @@ import {
   confirmDrop,
   confirmLeaveWaitlist,
   coursePath,
+  dropWords,
   enrollmentActions,
   enrollmentStatusBadge,
   formatDateRange,
   formatMoney,
-  momentElement,
   scheduleSummary,
   todayUtc,
 } from "../courses.js";
 import { h, messageRegions, pageHeading } from "../dom.js";
 import { loadInto } from "../loading.js";
-import { payForHold, paymentPath } from "../payments.js";
+import { payProblem } from "../pay-problems.js";
+import { payByElement, payForHold, paymentPath, payNow, timeUntil } from "../payments.js";
 
 export const title = "My courses";
 
@@ -39,7 +40,7 @@ const GROUPS = [
 ];
 
 export function render(root, { signal }) {
-  const page = { signal, messages: messageRegions(), enrollments: [], paymentFor: new Map() };
+  const page = { signal, messages: messageRegions(), enrollments: [], payments: new Map() };
   page.content = h("div", { class: "my-courses" });
   root.append(
     ...pageHeading(title, "Your enrollments, seats held for payment and waitlist places."),
@@ -70,17 +71,16 @@ async function allEnrollments(signal) {
   return items;
 }
 
-// The pending payment holding each held seat, for its "Pay" link.
+// The pending payments by id: their receipt numbers, and whether a bank
+// payment is under way (then there is nothing to pay now).
 async function pendingPayments(signal) {
   const found = new Map();
   try {
     const data = await api.get("/api/checkout/payments?status=pending&limit=100", { signal });
-    for (const payment of data.items || []) {
-      for (const line of payment.items) found.set(line.enrollment_id, payment);
-    }
+    for (const payment of data.items || []) found.set(payment.id, payment);
   } catch (error) {
     if (error.name === "AbortError") throw error;
-    // Without payments the seats still show; only the "Pay" links are missing.
+    // A held seat names its payment itself: "Pay now" works without these.
   }
   return found;
 }
@@ -88,21 +88,19 @@ async function pendingPayments(signal) {
 async function load(page) {
   page.enrollments = await allEnrollments(page.signal);
   const held = page.enrollments.some((enrollment) => enrollment.status === "pending_payment");
-  page.paymentFor = held ? await pendingPayments(page.signal) : new Map();
+  page.payments = held ? await pendingPayments(page.signal) : new Map();
 }
 
-function stateLine(enrollment) {
+const heldPayment = (page, enrollment) => page.payments.get(enrollment.payment_id) || null;
+const processing = (page, enrollment) => !enrollment.due_at || Boolean((heldPayment(page, enrollment) || {}).processing);
+
+function stateLine(page, enrollment) {
   switch (enrollment.status) {
     case "active":
       return h("p", { class: "enrollment-state" }, "Enrolled");
     case "pending_payment":
-      if (!enrollment.due_at) return h("p", { class: "enrollment-state" }, "Seat held while your bank payment is processing");
-      return h(
-        "p",
-        { class: "enrollment-state enrollment-state-warning" },
-        "Seat held. Pay by ",
-        h("strong", { "data-testid": "due-at" }, momentElement(enrollment.due_at)),
-      );
+      if (processing(page, enrollment)) return h("p", { class: "enrollment-state" }, "Seat held while your bank payment is processing");
+      return h("p", { class: "enrollment-state enrollment-state-warning" }, "Seat held. ", payByElement(enrollment.due_at));
     case "waitlisted":
       return h(
         "p",
@@ -117,17 +115,31 @@ function stateLine(enrollment) {
 
 const forCourse = (text, course, joiner = " for ") => [text, h("span", { class: "visually-hidden" }, `${joiner}${course.code}`)];
 
+// "Pay now" straight to the payment provider, as on Payments. A seat held
+// before every hold had a payment gets one on the way (pay for the hold).
 function payControl(page, enrollment) {
-  if (enrollment.status !== "pending_payment") return null;
-  const payment = page.paymentFor.get(enrollment.id);
-  if (payment) {
-    const href = `#${paymentPath(payment.id)}`;
-    return h("a", { class: "button button-small button-primary", href }, ...forCourse(payment.processing ? "Payment" : "Pay", enrollment.course));
-  }
-  if (!enrollment.due_at) return null;
-  // A seat held outside a checkout (a reservation, a waitlist promotion).
-  const click = () => payHold(page, enrollment);
-  return h("button", { type: "button", class: "button button-small button-primary", on: { click } }, ...forCourse("Pay", enrollment.course));
+  if (enrollment.status !== "pending_payment" || processing(page, enrollment)) return null;
+  if (timeUntil(enrollment.due_at) === null) return null; // past due: the seat is being released
+  const click = (event) => pay(page, enrollment, event.currentTarget);
+  return h("button", { type: "button", class: "button button-small button-primary", on: { click } }, ...forCourse("Pay now", enrollment.course));
+}
+
+// The held seat's payment: its receipt number, and the other courses it also pays for.
+function paymentLink(page, enrollment) {
+  if (enrollment.status !== "pending_payment" || !enrollment.payment_id) return null;
+  const payment = heldPayment(page, enrollment);
+  const others = payment ? payment.items.filter((line) => line.enrollment_id !== enrollment.id) : [];
+  return h(
+    "p",
+    { class: "held-payment" },
+    h(
+      "a",
+      { href: `#${paymentPath(enrollment.payment_id)}`, "data-testid": "held-payment-link" },
+      payment ? ["Payment ", h("span", { class: "receipt-number" }, payment.receipt_number)] : "Its payment",
+      h("span", { class: "visually-hidden" }, ` for ${enrollment.course.code}`),
+    ),
+    others.length ? h("span", { class: "muted" }, ` (together with ${others.map((line) => line.description).join(", ")})`) : null,
+  );
 }
 
 function actionsFor(page, enrollment) {
@@ -171,8 +183,9 @@ function item(page, enrollment) {
           h("span", {}, formatDateRange(course.schedule.starts_on, course.schedule.ends_on)),
           h("span", {}, formatMoney(course.price)),
         ),
+        paymentLink(page, enrollment),
       ),
-      h("div", { class: "list-row-side" }, stateLine(enrollment), actionsFor(page, enrollment)),
+      h("div", { class: "list-row-side" }, stateLine(page, enrollment), actionsFor(page, enrollment)),
     ),
   );
 }
@@ -212,12 +225,29 @@ function show(page, { focus } = {}) {
   }
 }
 
-async function payHold(page, enrollment) {
+async function pay(page, enrollment, button) {
   page.messages.clear();
+  button.disabled = true;
   try {
-    await payForHold(enrollment.id, { signal: page.signal });
+    page.messages.say("Taking you to the secure payment page…");
+    if (enrollment.payment_id) await payNow({ id: enrollment.payment_id }, { signal: page.signal });
+    else await payForHold(enrollment.id, { signal: page.signal });
   } catch (error) {
-    if (error.name !== "AbortError") page.messages.complain(error.message);
+    if (error.name === "AbortError") return;
+    button.disabled = false;
+    page.messages.complain(payProblem(error));
+    // Paid, expired or dropped meanwhile: show the courses as they are now.
+    if (error.status === 409 || error.status === 410) await refresh(page, payProblem(error));
+  }
+}
+
+async function refresh(page, message) {
+  try {
+    await load(page);
+    show(page);
+    page.messages.complain(message);
+  } catch {
+    // Keep what is shown; the message already says what went wrong.
   }
 }
 
@@ -235,7 +265,7 @@ async function act(page, enrollment, run, message) {
 
 async function dropCourse(page, enrollment) {
   const { code } = enrollment.course;
-  if (!(await confirmDrop(code, enrollment.status === "pending_payment"))) return;
+  if (!(await confirmDrop(code, dropWords(enrollment, enrollment.course)))) return;
   await act(page, enrollment, () => enrollmentActions.drop(enrollment.id, page.signal), `You dropped ${code}.`);
 }
 

@@ -4,13 +4,15 @@ import { api } from "../api.js";
 import { coursePath, momentElement } from "../courses.js";
 import { confirmDialog, h, messageRegions } from "../dom.js";
 import { loadPage, whenMissing } from "../loading.js";
+import { payProblem } from "../pay-problems.js";
 import {
-  dueElement,
   getPayment,
   isPayable,
+  payByElement,
   paymentAmount,
   paymentStatusBadge,
   payNow,
+  receiptNumber,
   refundConsequences,
   refundPayment,
 } from "../payments.js";
@@ -93,17 +95,18 @@ function itemsTable(payment, caption) {
 
 function stateBox(page) {
   const { payment, isAdmin } = page;
+  const seats = payment.items.length === 1 ? "seat is" : "seats are";
   const box = (tone, heading, ...text) =>
     h("div", { class: `state-box state-box-${tone}`, "data-testid": "payment-state" }, h("strong", {}, heading), h("span", {}, ...text));
   switch (payment.status) {
     case "pending":
-      if (payment.processing) return box("info", "Processing", "The bank payment is on its way. The seats stay held until it settles.");
-      if (!isPayable(payment)) return box("warning", "Past due", "The seats are released shortly.");
+      if (payment.processing) return box("info", "Processing", `The bank payment is on its way. The ${seats} held until it settles.`);
+      if (!isPayable(payment)) return box("warning", "Past due", payByElement(payment.due_at), `. The ${seats} released shortly.`);
       return box(
         "warning",
         "Awaiting payment",
-        dueElement(payment),
-        isAdmin ? ". The seats are held until then." : ". Your seats are held until then; pay before that to keep them.",
+        payByElement(payment.due_at),
+        isAdmin ? `. The ${seats} held until then.` : `. Your ${seats} held until then; pay before that to keep ${seats === "seat is" ? "it" : "them"}.`,
       );
     case "paid":
       return box("success", "Paid", "Paid ", momentElement(payment.paid_at), ".");
@@ -153,7 +156,7 @@ function receipt(page) {
     h(
       "dl",
       { class: "details details-grid receipt-facts" },
-      fact("Receipt number", h("span", { class: "receipt-number" }, payment.id), "receipt-number"),
+      fact("Receipt number", receiptNumber(payment)),
       fact("Date paid", payment.paid_at && momentElement(payment.paid_at)),
       fact("Billed to", billedTo(page)),
       fact("Status", paymentStatusBadge(payment)),
@@ -176,7 +179,7 @@ function overview(page) {
       { class: "details details-grid" },
       fact("Started", momentElement(payment.created_at)),
       isAdmin ? fact("Student", billedTo(page)) : null,
-      fact("Reference", h("span", { class: "receipt-number" }, payment.id)),
+      fact("Receipt number", receiptNumber(payment)),
     ),
   );
 }
@@ -213,7 +216,7 @@ async function pay(page, event) {
   } catch (error) {
     if (error.name === "AbortError") return;
     button.disabled = false;
-    page.messages.complain(error.message);
+    page.messages.complain(payProblem(error));
     if (error.status === 409 || error.status === 410) {
       page.payment = await getPayment(page.payment.id, { signal: page.signal }).catch(() => page.payment);
       show(page);
