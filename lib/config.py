@@ -53,6 +53,9 @@ class Settings:
     # How many proxies in front of the portal append to X-Forwarded-For; 0 means
     # none: the socket's peer is the client and forwarded headers are ignored.
     trusted_proxy_hops: int = 0
+    # Answers carry `X-Portal-Statements`: how many SQL statements they cost
+    # (tests and the benchmark; off in production).
+    count_statements: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -94,14 +97,21 @@ class Settings:
             argon2_time_cost=_int(env, "PORTAL_ARGON2_TIME_COST", 3, minimum=1),
             argon2_memory_cost=_int(env, "PORTAL_ARGON2_MEMORY_COST", 64 * 1024, minimum=8),
             argon2_parallelism=_int(env, "PORTAL_ARGON2_PARALLELISM", 4, minimum=1),
-            serve_static=env.get("PORTAL_SERVE_STATIC", "1").strip().lower()
-            not in {"0", "false", "no", "off"},
+            serve_static=_flag(env, "PORTAL_SERVE_STATIC", default=True),
+            count_statements=_flag(env, "PORTAL_COUNT_STATEMENTS", default=False),
             checkout_hold_minutes=_int(env, "PORTAL_CHECKOUT_HOLD_MINUTES", 30, minimum=30),
             trusted_proxy_hops=_int(env, "PORTAL_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10),
             signups_per_address_per_hour=_int(
                 env, "PORTAL_SIGNUPS_PER_ADDRESS_PER_HOUR", 10, minimum=1
             ),
         )
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw not in {"0", "false", "no", "off"}
 
 
 def _mode(env: Mapping[str, str]) -> str:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -110,7 +113,36 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+# The statements sent to the database in the current context (one request),
+# when someone counts them: tests and the benchmark read it per request.
+_statement_count: ContextVar[list[int] | None] = ContextVar("statement_count", default=None)
+
+
+@contextmanager
+def counting_statements() -> Iterator[list[int]]:
+    """Counts the statements this context sends, in `counter[0]`."""
+    counter = [0]
+    token = _statement_count.set(counter)
+    try:
+        yield counter
+    finally:
+        _statement_count.reset(token)
+
+
+def _count_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    counter = _statement_count.get()
+    # Transaction control is not a query of ours (SQLite's BEGIN goes through here).
+    if counter is not None and not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+        counter[0] += 1
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    engine = _create_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    return engine
+
+
+def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(url)
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         # A Lambda instance may run each invocation on a new event loop; pooled

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from lib.body import parse_body
+from lib.db import counting_statements
 from lib.errors import (
     Forbidden,
     Invalid,
@@ -31,6 +33,7 @@ BodyT = TypeVar("BodyT")
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 ALL_ROLES: frozenset[Role] = frozenset(Role)
+STATEMENTS_HEADER = "X-Portal-Statements"
 
 
 @dataclass(frozen=True)
@@ -144,21 +147,12 @@ def endpoint(
     def wrap(handler: Handler) -> Endpoint:
         async def run(request: Request) -> Response:
             portal: Portal = request.app.state.portal
-            try:
-                if own_transactions:
-                    result = await _run_alone(request, portal, access, body, handler)
-                else:
-                    result = await _run_in_session(request, portal, access, body, handler)
-            except PortalError:
-                raise
-            except Exception as exc:
-                log.exception("request.failed", extra={"path": request.url.path})
-                raise InternalError() from exc
-            if isinstance(result, Response):
-                return result
-            if result is None:
-                return Response(status_code=204 if status == 200 else status)
-            return json_response(result, status=status)
+            if not portal.settings.count_statements:
+                return await _answer(request, portal, spec, handler)
+            with counting_statements() as counter:
+                response = await _answer(request, portal, spec, handler)
+            response.headers[STATEMENTS_HEADER] = str(counter[0])
+            return response
 
         run.__name__ = handler.__name__
         run.__doc__ = handler.__doc__
@@ -166,6 +160,26 @@ def endpoint(
         return run
 
     return wrap
+
+
+async def _answer(
+    request: Request, portal: Portal, spec: EndpointSpec, handler: Handler
+) -> Response:
+    try:
+        if spec.own_transactions:
+            result = await _run_alone(request, portal, spec.access, spec.body, handler)
+        else:
+            result = await _run_in_session(request, portal, spec.access, spec.body, handler)
+    except PortalError:
+        raise
+    except Exception as exc:
+        log.exception("request.failed", extra={"path": request.url.path})
+        raise InternalError() from exc
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(status_code=204 if spec.status == 200 else spec.status)
+    return json_response(result, status=spec.status)
 
 
 async def _run_in_session(
@@ -253,14 +267,22 @@ async def _user_from_header(header: str, portal: Portal, session: AsyncSession) 
 
 
 def json_response(
-    data: BaseModel | dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None
+    data: BaseModel | dict[str, Any] | list[Any],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-    return JSONResponse(payload, status_code=status, headers=headers)
+    """JSON from a response model (pydantic's own serializer) or from plain
+    data (orjson: datetimes as ISO 8601 with their offset, like isoformat())."""
+    if isinstance(data, BaseModel):
+        content = type(data).__pydantic_serializer__.to_json(data)
+    else:
+        content = orjson.dumps(data)
+    return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
 def render_error(error: PortalError) -> Response:
-    return JSONResponse(error.to_dict(), status_code=error.status_code, headers=error.headers)
+    return json_response(error.to_dict(), status=error.status_code, headers=error.headers)
 
 
 async def portal_error_handler(request: Request, exc: Exception) -> Response:

@@ -177,6 +177,7 @@ def test_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         argon2_parallelism=1,
         simulator_db=tmp_path / "stripe-simulator.db",
         simulator_auto_deliver=False,
+        count_statements=True,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 
