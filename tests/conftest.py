@@ -178,6 +178,7 @@ def test_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         simulator_db=tmp_path / "stripe-simulator.db",
         simulator_auto_deliver=False,
         count_statements=True,
+        catalog_version_ttl_ms=0,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 
