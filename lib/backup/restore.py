@@ -27,7 +27,6 @@ from lib.backup.fileformat import ExportReader, Header, TableSection
 from lib.caching import catalog_versions
 from lib.migrate import current_revision, known_revisions, migrate_connection
 
-
 # Made by the migrations and kept by triggers, never loaded from a file.
 NOT_LOADED_TABLES = frozenset({catalog_versions.name, ALEMBIC_TABLE})
 
