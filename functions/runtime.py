@@ -12,11 +12,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from functions.auth.service import load_active_user
 from functions.webhooks.routes import routes as webhook_routes
+from lib.caching import PageCache, VersionClock, VersionedPages, forget_on_commit, version_reader
 from lib.clock import Clock, SystemClock
 from lib.config import Settings
 from lib.db import create_engine, create_sessionmaker
@@ -76,8 +78,22 @@ def build_portal(
         mailer=mailer or create_mailer(settings.smtp_url, settings.mail_dir),
         load_user=load_active_user,
         simulator=simulator,
+        caches={"catalog": _catalog_pages(settings, engine, read_sessions)},
     )
     return portal
+
+
+def _catalog_pages(
+    settings: Settings, engine: AsyncEngine, read_sessions: async_sessionmaker[AsyncSession]
+) -> VersionedPages:
+    clock = VersionClock(
+        version_reader(read_sessions), ttl_seconds=settings.catalog_version_ttl_ms / 1000
+    )
+    forget_on_commit(engine, clock)
+    pages: PageCache[object] = PageCache(
+        max_entries=settings.page_cache_entries, max_bytes=settings.page_cache_bytes
+    )
+    return VersionedPages(clock, pages)
 
 
 def _payments(

@@ -56,6 +56,11 @@ class Settings:
     # Answers carry `X-Portal-Statements`: how many SQL statements they cost
     # (tests and the benchmark; off in production).
     count_statements: bool = False
+    # How long a process may answer anonymous catalog reads from its page cache
+    # before it reads the catalog version again (0: on every request).
+    catalog_version_ttl_ms: int = 500
+    page_cache_entries: int = 2000
+    page_cache_bytes: int = 32 * 1024 * 1024
 
     @property
     def is_production(self) -> bool:
@@ -100,6 +105,11 @@ class Settings:
             serve_static=_flag(env, "PORTAL_SERVE_STATIC", default=True),
             count_statements=_flag(env, "PORTAL_COUNT_STATEMENTS", default=False),
             checkout_hold_minutes=_int(env, "PORTAL_CHECKOUT_HOLD_MINUTES", 30, minimum=30),
+            catalog_version_ttl_ms=_int(
+                env, "PORTAL_CATALOG_VERSION_TTL_MS", 500, minimum=0, maximum=60_000
+            ),
+            page_cache_entries=_int(env, "PORTAL_PAGE_CACHE_ENTRIES", 2000, minimum=0),
+            page_cache_bytes=_int(env, "PORTAL_PAGE_CACHE_MB", 32, minimum=0) * 1024 * 1024,
             trusted_proxy_hops=_int(env, "PORTAL_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10),
             signups_per_address_per_hour=_int(
                 env, "PORTAL_SIGNUPS_PER_ADDRESS_PER_HOUR", 10, minimum=1

@@ -24,6 +24,7 @@ from lib.errors import (
     NotFound,
     PortalError,
 )
+from lib.httpcache import CachePolicy, answer_cached
 from lib.runtime import CurrentUser, Portal
 from lib.security import Role
 
@@ -116,6 +117,7 @@ class EndpointSpec:
     query: Sequence[str]
     errors: Sequence[int]
     own_transactions: bool = False
+    cache: CachePolicy | None = None
 
 
 Handler = Callable[[Call[Any]], Awaitable[Response | BaseModel | None]]
@@ -132,6 +134,7 @@ def endpoint(
     query: Sequence[str] = (),
     errors: Sequence[int] = (),
     own_transactions: bool = False,
+    cache: CachePolicy | None = None,
 ) -> Callable[[Handler], Endpoint]:
     """Wrap a handler: authenticate, check the role, parse the body, run it in
     one database session that commits once on success and rolls back on error.
@@ -139,18 +142,22 @@ def endpoint(
     With `own_transactions` the handler gets no session: its service opens its
     own (`portal.transaction()`), e.g. to call Stripe between two of them. The
     caller is then read in a session closed before the handler runs, so that
-    no session is held open (on SQLite: the write lock) while it works."""
+    no session is held open (on SQLite: the write lock) while it works.
+
+    With `cache` a GET answers with HTTP caching headers and 304s, anonymous
+    callers from the process's page cache (see lib.httpcache)."""
     spec = EndpointSpec(
-        access, body, response, status, summary, tuple(query), tuple(errors), own_transactions
-    )
+        access, body, response, status, summary, tuple(query), tuple(errors), own_transactions,
+        cache,
+    )  # fmt: skip
 
     def wrap(handler: Handler) -> Endpoint:
         async def run(request: Request) -> Response:
             portal: Portal = request.app.state.portal
             if not portal.settings.count_statements:
-                return await _answer(request, portal, spec, handler)
+                return await _serve(request, portal, spec, handler)
             with counting_statements() as counter:
-                response = await _answer(request, portal, spec, handler)
+                response = await _serve(request, portal, spec, handler)
             response.headers[STATEMENTS_HEADER] = str(counter[0])
             return response
 
@@ -160,6 +167,16 @@ def endpoint(
         return run
 
     return wrap
+
+
+def _serve(
+    request: Request, portal: Portal, spec: EndpointSpec, handler: Handler
+) -> Awaitable[Response]:
+    if spec.cache is not None and request.method in {"GET", "HEAD"}:
+        return answer_cached(
+            request, portal, spec.cache, lambda: _answer(request, portal, spec, handler)
+        )
+    return _answer(request, portal, spec, handler)
 
 
 async def _answer(

@@ -96,7 +96,9 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def _security_headers(path: str, *, production: bool) -> list[tuple[bytes, bytes]]:
+def _security_headers(
+    path: str, *, production: bool, cacheable: bool = False
+) -> list[tuple[bytes, bytes]]:
     extra = [
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -107,7 +109,8 @@ def _security_headers(path: str, *, production: bool) -> list[tuple[bytes, bytes
     ]
     if production:
         extra.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
-    if path.startswith("/api/"):
+    # An API answer is not kept anywhere unless its endpoint said how (lib.httpcache).
+    if path.startswith("/api/") and not cacheable:
         extra.append((b"cache-control", b"no-store"))
     return extra
 
@@ -134,9 +137,13 @@ class RequestContextMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                cacheable = any(k.lower() == b"cache-control" for k, _ in headers)
                 extra = [(b"x-request-id", request_id.encode())]
-                extra += _security_headers(scope["path"], production=self.production)
-                message["headers"] = list(message.get("headers", [])) + extra
+                extra += _security_headers(
+                    scope["path"], production=self.production, cacheable=cacheable
+                )
+                message["headers"] = headers + extra
             await send(message)
 
         if self.production and scope.get("scheme") == "http" and not _is_health_check(scope):

@@ -6,13 +6,14 @@ changes it afterwards."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from lib.caching import VersionedPages
 from lib.clock import Clock
 from lib.config import Settings
 from lib.mail import Mailer
@@ -50,6 +51,8 @@ class Portal:
     # The local stand-in for Stripe, when no Stripe key is configured: the
     # gateway talks to it, and it serves its hosted checkout page.
     simulator: Simulator | None = None
+    # Page caches by the data version they follow (`lib.httpcache`), e.g. "catalog".
+    caches: Mapping[str, VersionedPages] = field(default_factory=dict)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

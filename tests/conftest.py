@@ -26,6 +26,7 @@ from sqlalchemy import text
 from functions.models import metadata
 from functions.router import create_app
 from functions.runtime import build_portal
+from lib.caching import catalog_version_rows, catalog_versions
 from lib.clock import FrozenClock
 from lib.config import Settings
 from lib.db import create_engine
@@ -119,6 +120,7 @@ async def _reset_postgres(url: str) -> None:
             else:
                 names = ", ".join(t.name for t in metadata.sorted_tables)
                 await conn.execute(text(f"TRUNCATE {names} CASCADE"))
+                await conn.execute(catalog_versions.insert(), catalog_version_rows())
     finally:
         await engine.dispose()
 
@@ -178,6 +180,7 @@ def test_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         simulator_db=tmp_path / "stripe-simulator.db",
         simulator_auto_deliver=False,
         count_statements=True,
+        catalog_version_ttl_ms=0,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 

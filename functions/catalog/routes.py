@@ -20,6 +20,7 @@ from functions.catalog.schemas import (
     enrollment_out,
 )
 from lib.http import ANYONE, SIGNED_IN, Call, endpoint, only
+from lib.httpcache import PUBLIC_CATALOG
 from lib.pagination import parse_limit
 from lib.security import Role
 
@@ -61,6 +62,7 @@ def _spec(body: CourseIn | CoursePatch) -> service.CourseSpec:
     query=COURSE_QUERY,
     errors=[422],
     summary="Search and filter the catalog",
+    cache=PUBLIC_CATALOG,
 )
 async def list_courses(call: Call[None]) -> CoursePage:
     views, next_cursor = await listing.list_courses(
@@ -78,7 +80,7 @@ async def list_courses(call: Call[None]) -> CoursePage:
     return CoursePage(items=[course_out(v) for v in views], next_cursor=next_cursor)
 
 
-@endpoint(ANYONE, response=CourseEnvelope, errors=[404], summary="One course")
+@endpoint(ANYONE, response=CourseEnvelope, errors=[404], summary="One course", cache=PUBLIC_CATALOG)
 async def get_course(call: Call[None]) -> CourseEnvelope:
     view = await service.get_course(call.session, call.path("id"), viewer=call.user, now=call.now)
     return CourseEnvelope(course=course_out(view))

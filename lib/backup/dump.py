@@ -54,8 +54,9 @@ async def export_database(
 
 def _tables(metadata: MetaData) -> list[Table]:
     # Parents before children, so that an import satisfies every foreign key
-    # as it goes; the order follows the metadata, new tables included.
-    return list(metadata.sorted_tables)
+    # as it goes; the order follows the metadata, new tables included. Derived
+    # tables (the catalog version) are made afresh by the import's migrations.
+    return [table for table in metadata.sorted_tables if not table.info.get("derived")]
 
 
 @asynccontextmanager

@@ -24,7 +24,11 @@ from lib.backup.errors import (
     reason,
 )
 from lib.backup.fileformat import ExportReader, Header, TableSection
+from lib.caching import catalog_versions
 from lib.migrate import current_revision, known_revisions, migrate_connection
+
+# Made by the migrations and kept by triggers, never loaded from a file.
+NOT_LOADED_TABLES = frozenset({catalog_versions.name, ALEMBIC_TABLE})
 
 
 async def import_database(engine: AsyncEngine, stream: IO[bytes]) -> Summary:
@@ -53,7 +57,7 @@ def _check_empty(connection: Connection) -> None:
         raise UnknownRevision(
             f"The database is at schema revision {revision}, which this portal does not know."
         )
-    names = [n for n in inspect(connection).get_table_names() if n != ALEMBIC_TABLE]
+    names = [n for n in inspect(connection).get_table_names() if n not in NOT_LOADED_TABLES]
     if names and revision is None:
         raise SchemaMismatch(
             "The database has tables but no schema revision; import into an empty database."
@@ -71,7 +75,7 @@ def _columns_by_table(connection: Connection) -> dict[str, set[str]]:
     return {
         name: {c["name"] for c in inspector.get_columns(name)}
         for name in inspector.get_table_names()
-        if name != ALEMBIC_TABLE
+        if name not in NOT_LOADED_TABLES
     }
 
 

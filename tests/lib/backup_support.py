@@ -127,12 +127,15 @@ Rows = dict[str, list[tuple[tuple[str, Any], ...]]]
 
 async def every_row(url: str) -> Rows:
     """Every row of every table, read through the models' types, each value
-    with its Python type (so 1 and True differ), in primary-key order."""
+    with its Python type (so 1 and True differ), in primary-key order. Derived
+    tables (the catalog version) are made afresh on import, not copied."""
     engine = create_engine(url)
     try:
         rows: Rows = {}
         async with engine.connect() as connection:
             for table in metadata.sorted_tables:
+                if table.info.get("derived"):
+                    continue
                 result = await connection.execute(select(table))
                 rows[table.name] = sorted(
                     tuple((type(value).__name__, value) for value in row) for row in result

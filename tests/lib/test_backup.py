@@ -72,7 +72,8 @@ async def test_the_file_is_gzip_json_lines_with_a_header_and_every_table(
     path = tmp_path / "export.jsonl.gz"
     await export_to(path, filled)
     # THEN the file starts with the header, names every table in dependency
-    # order with its columns' codecs and row count, and closes with the totals
+    # order with its columns' codecs and row count, and closes with the totals;
+    # derived tables (the catalog version) are left to the import's migrations
     lines = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
     assert lines[0] == {
         "format": "student-portal-export",
@@ -82,7 +83,9 @@ async def test_the_file_is_gzip_json_lines_with_a_header_and_every_table(
         "exported_at": EXPORTED_AT.isoformat(),
     }
     sections = [line for line in lines if "table" in line and "columns" in line]
-    assert [s["table"] for s in sections] == [t.name for t in metadata.sorted_tables]
+    assert [s["table"] for s in sections] == [
+        t.name for t in metadata.sorted_tables if t.name != "catalog_versions"
+    ]
     users = next(s for s in sections if s["table"] == "users")
     assert users["columns"]["created_at"] == "datetime"
     assert users["columns"]["is_active"] == "boolean"
