@@ -11,7 +11,7 @@ from functions.auth import service as auth
 from functions.auth.models import User
 from functions.catalog import seats, waitlist
 from functions.catalog import service as catalog
-from functions.catalog.models import Course
+from functions.catalog.records import CourseRecord
 from lib.runtime import Portal
 from lib.security import Role
 
@@ -185,7 +185,7 @@ def _course_list() -> list[tuple[str, str, str, str]]:
 
 
 async def _fill(
-    session: AsyncSession, courses: list[Course], students: list[User], *, now: datetime
+    session: AsyncSession, courses: list[CourseRecord], students: list[User], *, now: datetime
 ) -> None:
     """A full course with a waitlist, and a couple of nearly full ones. Held
     seats are reserved as a student would (each with its payment)."""

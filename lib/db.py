@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import ColumnElement, DateTime, MetaData, event, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -103,10 +103,35 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def json_rows(dialect: str, *columns: ColumnElement[Any]) -> ColumnElement[Any]:
+    """An aggregate of the group's rows as one JSON array of arrays, the same
+    on both backends: a read statement brings a list along with each row (a
+    course's sessions) instead of one more query per row. Order is not kept."""
+    if dialect == "postgresql":
+        return func.json_agg(func.json_build_array(*columns))
+    return func.json_group_array(func.json_array(*columns))
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind else "sqlite"
+
+
 def insert_for(session: AsyncSession) -> Any:
     """The dialect's INSERT, which offers ON CONFLICT DO NOTHING on both backends."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def derived_tables(connection: Connection) -> set[str]:
+    """Tables the database keeps from other tables' rows, not data of their
+    own: SQLite's full-text (virtual) tables and their shadow tables. Exports,
+    imports and schema comparisons leave them out; triggers rebuild them."""
+    if connection.dialect.name != "sqlite":
+        return set()
+    rows = connection.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+    tables = {str(name): str(sql or "") for name, sql in rows}
+    virtual = [n for n, sql in tables.items() if sql.upper().startswith("CREATE VIRTUAL TABLE")]
+    return {n for n in tables if any(n == v or n.startswith(v + "_") for v in virtual)}
 
 
 def is_sqlite(url: str) -> bool:

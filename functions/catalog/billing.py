@@ -8,13 +8,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from functions.catalog.models import Course, Enrollment
+from functions.catalog.models import Enrollment
+from functions.catalog.rules import AnyCourse
 from functions.checkout import ledger
 
 
 async def bill(
     session: AsyncSession,
-    holds: Sequence[tuple[Enrollment, Course]],
+    holds: Sequence[tuple[Enrollment, AnyCourse]],
     *,
     due_at: datetime,
     now: datetime,

@@ -7,14 +7,17 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.catalog.errors import CourseNotFound
-from functions.catalog.models import WEEKDAYS, Enrollment, EnrollmentStatus
-from functions.catalog.repository import SORTS, CourseQuery, CourseRepository, EnrollmentRepository
+from functions.catalog.models import WEEKDAYS, EnrollmentStatus
+from functions.catalog.reads import SORT_COLUMNS, CatalogReads, CourseQuery, enrollment_record
+from functions.catalog.records import EnrollmentRecord
 from functions.catalog.seats import require_course_staff
-from functions.catalog.service import CourseView, views
+from functions.catalog.service import CourseView, view_of
 from functions.catalog.validation import MAX_PRICE
 from lib.errors import Invalid
 from lib.pagination import CursorKey, digits
@@ -51,12 +54,14 @@ async def list_courses(
     session: AsyncSession, query: CourseFilter, *, viewer: CurrentUser | None, now: datetime
 ) -> tuple[list[CourseView], str | None]:
     search = _search(query, viewer)
-    rows = await CourseRepository(session).search(search, today=now.date())
-    column = SORTS[search.sort].key
+    student_id = viewer.id if viewer is not None and viewer.role == Role.STUDENT else None
+    rows = await CatalogReads(session).search(search, today=now.date(), student_id=student_id)
+    column = SORT_COLUMNS[search.sort].name
     page, next_cursor = SORT_KEYS[search.sort].page(
-        rows, query.limit, lambda course: (getattr(course, column), course.id)
+        rows, query.limit, lambda row: (row._mapping[column], row.id)
     )
-    return await views(session, page, viewer=viewer, now=now), next_cursor
+    today = now.date()
+    return [view_of(row, today) for row in page], next_cursor
 
 
 def _search(query: CourseFilter, viewer: CurrentUser | None) -> CourseQuery:
@@ -65,8 +70,10 @@ def _search(query: CourseFilter, viewer: CurrentUser | None) -> CourseQuery:
     sort = query.sort or "code"
     descending = sort.startswith("-")
     sort_key = sort.removeprefix("-")
-    if sort_key not in SORTS:
-        problems["sort"] = "must be one of " + ", ".join(SORTS) + " (prefix - for descending)"
+    if sort_key not in SORT_COLUMNS:
+        problems["sort"] = (
+            "must be one of " + ", ".join(SORT_COLUMNS) + " (prefix - for descending)"
+        )
     if query.status and query.status not in {"open", "full", "closed"}:
         problems["status"] = "must be open, full or closed"
     weekday = (query.weekday or "").lower()
@@ -126,7 +133,7 @@ def _may_see_archived(query: CourseFilter, viewer: CurrentUser | None) -> bool:
 
 @dataclass
 class EnrollmentView:
-    enrollment: Enrollment
+    enrollment: EnrollmentRecord
     position: int | None
     course: CourseView | None = None
 
@@ -134,29 +141,22 @@ class EnrollmentView:
 async def my_enrollments(
     session: AsyncSession, actor: CurrentUser, *, cursor: str | None, limit: int, now: datetime
 ) -> tuple[list[EnrollmentView], str | None]:
-    """A person's enrollments, newest first, each with its course."""
-    enrollments = EnrollmentRepository(session)
-    rows = await enrollments.for_student(
+    """A person's enrollments, newest first, each with its course (as anyone sees it)."""
+    rows = await CatalogReads(session).enrollments_of(
         actor.id, after=NEWEST_FIRST.decode(cursor), limit=limit + 1
     )
-    page, next_cursor = NEWEST_FIRST.page(rows, limit, lambda e: (e.created_at, e.id))
-    courses = await CourseRepository(session).get_many(list({e.course_id for e in page}))
-    course_views = {v.course.id: v for v in await views(session, courses, viewer=None, now=now)}
+    page, next_cursor = NEWEST_FIRST.page(
+        rows, limit, lambda row: (row.enrollment_created_at, row.enrollment_id)
+    )
+    today = now.date()
     return [
-        EnrollmentView(e, await _position(enrollments, e), course_views.get(e.course_id))
-        for e in page
+        EnrollmentView(enrollment_record(row), row.position, view_of(row, today)) for row in page
     ], next_cursor
-
-
-async def _position(enrollments: EnrollmentRepository, enrollment: Enrollment) -> int | None:
-    if enrollment.status != EnrollmentStatus.WAITLISTED:
-        return None
-    return await enrollments.position(enrollment)
 
 
 @dataclass
 class RosterEntry:
-    enrollment: Enrollment
+    enrollment: EnrollmentRecord
     username: str
     full_name: str
     email: str
@@ -181,29 +181,48 @@ async def roster(
     limit: int | None,
 ) -> tuple[list[RosterEntry], str | None]:
     """The course's students by username; `limit=None` for all of them."""
-    course = await CourseRepository(session).get(course_id)
+    entries, next_cursor, _ = await _roster(session, actor, course_id, cursor=cursor, limit=limit)
+    return entries, next_cursor
+
+
+async def _roster(
+    session: AsyncSession,
+    actor: CurrentUser,
+    course_id: str,
+    *,
+    cursor: str | None,
+    limit: int | None,
+) -> tuple[list[RosterEntry], str | None, str]:
+    reads = CatalogReads(session)
+    course = await reads.course_staff(course_id)
     if course is None:
         raise CourseNotFound()
-    require_course_staff(actor, course)
-    enrollments = EnrollmentRepository(session)
-    rows = await enrollments.roster(
+    require_course_staff(actor, course.instructor_id)
+    rows = await reads.roster(
         course_id,
         statuses=ROSTER_STATUSES,
         after=BY_USERNAME.decode(cursor),
         limit=None if limit is None else limit + 1,
     )
     page, next_cursor = (
-        (rows, None)
-        if limit is None
-        else BY_USERNAME.page(rows, limit, lambda row: [row[1].username])
+        (list(rows), None) if limit is None else BY_USERNAME.page(rows, limit, _by_username)
     )
     entries = [
         RosterEntry(
-            e, user.username, user.full_name, user.email, user.id, await _position(enrollments, e)
+            enrollment_record(row),
+            row.username,
+            row.full_name,
+            row.email,
+            row.enrollment_student_id,
+            row.position,
         )
-        for e, user in page
+        for row in page
     ]
-    return entries, next_cursor
+    return entries, next_cursor, course.code
+
+
+def _by_username(row: Row[Any]) -> list[str]:
+    return [row.username]
 
 
 @dataclass(frozen=True)
@@ -219,9 +238,7 @@ ROSTER_COLUMNS = [
 
 async def roster_csv(session: AsyncSession, actor: CurrentUser, course_id: str) -> CsvFile:
     """The whole roster as a spreadsheet-safe CSV file."""
-    entries, _ = await roster(session, actor, course_id, cursor=None, limit=None)
-    course = await CourseRepository(session).get(course_id)
-    assert course is not None
+    entries, _, code = await _roster(session, actor, course_id, cursor=None, limit=None)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(ROSTER_COLUMNS)
@@ -232,7 +249,7 @@ async def roster_csv(session: AsyncSession, actor: CurrentUser, course_id: str) 
             e.enrollment.due_at.isoformat() if e.enrollment.due_at else "",
             e.enrollment.created_at.isoformat(),
         ])  # fmt: skip
-    return CsvFile(filename=f"roster-{course.code}.csv", text=buffer.getvalue())
+    return CsvFile(filename=f"roster-{code}.csv", text=buffer.getvalue())
 
 
 def _csv_safe(value: str) -> str:

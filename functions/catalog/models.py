@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from functions.catalog import search_index
 from lib.db import Base, UTCDateTime, new_id
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -60,7 +61,7 @@ class Course(Base):
         Index("ix_courses_price_amount_id", "price_amount", "id"),
         Index("ix_courses_title_id", "title", "id"),
         # Text search is `search_text LIKE '%...%'`: a trigram index serves it
-        # on PostgreSQL; SQLite scans the one narrow column.
+        # on PostgreSQL; on SQLite a full-text table does (see search_index).
         Index(
             "ix_courses_search_text_trgm",
             "search_text",
@@ -89,7 +90,7 @@ class Course(Base):
     # in joining order even when two students join in the same instant.
     waitlist_counter: Mapped[int] = mapped_column(Integer, default=0)
     # Lowercased code, title, description and instructor name: what text
-    # search looks through (a trigram index on PostgreSQL).
+    # search looks through. Written by database triggers (search_index).
     search_text: Mapped[str] = mapped_column(Text, default="")
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -146,3 +147,6 @@ class Enrollment(Base):
     payment_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+search_index.install(Course.__table__)  # type: ignore[arg-type]

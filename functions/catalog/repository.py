@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth.models import User
@@ -15,34 +14,11 @@ from functions.catalog.models import (
     LIVE_STATUSES,
     SEAT_STATUSES,
     Course,
-    CourseSession,
     Enrollment,
     EnrollmentStatus,
 )
-from lib.db import escape_like, rowcount
+from lib.db import rowcount
 from lib.pagination import after as past
-
-SORTS = {
-    "code": Course.code,
-    "title": Course.title,
-    "starts_on": Course.starts_on,
-    "price": Course.price_amount,
-}
-
-
-@dataclass(frozen=True)
-class CourseQuery:
-    text: str | None = None
-    instructor_id: str | None = None
-    status: str | None = None
-    weekday: int | None = None
-    min_price: int | None = None
-    max_price: int | None = None
-    include_archived: bool = False
-    sort: str = "code"
-    descending: bool = False
-    after: tuple[Any, ...] | None = None
-    limit: int = 20
 
 
 def open_for_enrollment(today: date) -> ColumnElement[bool]:
@@ -96,52 +72,6 @@ class CourseRepository:
         self.session.add(course)
         await self.session.flush()
         return course
-
-    async def instructor_names(self, user_ids: Sequence[str]) -> dict[str, str]:
-        if not user_ids:
-            return {}
-        result = await self.session.execute(
-            select(User.id, User.full_name).where(User.id.in_(set(user_ids)))
-        )
-        return {row.id: row.full_name for row in result}
-
-    async def search(self, query: CourseQuery, *, today: date) -> list[Course]:
-        statement = select(Course)
-        if not query.include_archived:
-            statement = statement.where(Course.archived_at.is_(None))
-        if query.text:
-            pattern = "%" + escape_like(query.text.lower()) + "%"
-            names = select(User.id).where(
-                User.id == Course.instructor_id,
-                func.lower(User.full_name).like(pattern, escape="\\"),
-            )
-            statement = statement.where(
-                or_(Course.search_text.like(pattern, escape="\\"), exists(names))
-            )
-        if query.instructor_id:
-            statement = statement.where(Course.instructor_id == query.instructor_id)
-        if query.status:
-            statement = statement.where(status_condition(query.status, today))
-        if query.weekday is not None:
-            statement = statement.where(
-                exists(
-                    select(CourseSession.id).where(
-                        CourseSession.course_id == Course.id,
-                        CourseSession.weekday == query.weekday,
-                    )
-                )
-            )
-        if query.min_price is not None:
-            statement = statement.where(Course.price_amount >= query.min_price)
-        if query.max_price is not None:
-            statement = statement.where(Course.price_amount <= query.max_price)
-        column = SORTS[query.sort]
-        beyond = past((column, Course.id), query.after, descending=query.descending)
-        if beyond is not None:
-            statement = statement.where(beyond)
-        order = (column.desc(), Course.id.desc()) if query.descending else (column, Course.id)
-        statement = statement.order_by(*order).limit(query.limit)
-        return list((await self.session.execute(statement)).scalars().all())
 
     async def take_seat(self, course_id: str, *, today: date) -> bool:
         """One seat, only if one is free and the course takes enrollments today."""

@@ -6,16 +6,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from functions.catalog.models import Course
+from functions.catalog.records import CourseRecord
+
+# The model where a write holds one; the read record where a read brought it.
+AnyCourse = Course | CourseRecord
 
 PAY_NOW_HOLD = timedelta(minutes=30)
 MIN_PROMOTION_WINDOW = timedelta(days=1)
 
 
-def course_starts_at(course: Course) -> datetime:
+def course_starts_at(course: AnyCourse) -> datetime:
     return datetime.combine(course.starts_on, time(0, 0), tzinfo=UTC)
 
 
-def accepting(course: Course, now: datetime) -> bool:
+def accepting(course: AnyCourse, now: datetime) -> bool:
     today = now.date()
     return (
         course.archived_at is None
@@ -24,7 +28,7 @@ def accepting(course: Course, now: datetime) -> bool:
 
 
 def hold_due_at(
-    course: Course, now: datetime, *, pay_now_hold: timedelta = PAY_NOW_HOLD
+    course: AnyCourse, now: datetime, *, pay_now_hold: timedelta = PAY_NOW_HOLD
 ) -> datetime:
     """How long a seat is held before it must be paid: `payment_due_days` days,
     or the checkout's lifetime for pay-now courses; never past the course start."""
@@ -40,7 +44,7 @@ def hold_due_at(
     return min(due, starts_at)
 
 
-def promotion_due_at(course: Course, now: datetime) -> datetime:
+def promotion_due_at(course: AnyCourse, now: datetime) -> datetime:
     """A seat offered from the waitlist waits at least a day for its payment
     (the student must first read the e-mail); never past the course start,
     unless the course has started already and still takes enrollments."""

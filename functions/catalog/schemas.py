@@ -6,6 +6,7 @@ from typing import Literal, cast
 from pydantic import BaseModel, Field
 
 from functions.catalog.models import WEEKDAYS, Enrollment, Weekday
+from functions.catalog.records import EnrollmentRecord
 from functions.catalog.service import CourseView
 from functions.catalog.timetable import Clash
 from lib.schemas import Body, MoneyOut
@@ -238,7 +239,10 @@ def course_out(view: CourseView) -> CourseOut:
 
 
 def enrollment_out(
-    enrollment: Enrollment, *, position: int | None = None, course: CourseView | None = None
+    enrollment: Enrollment | EnrollmentRecord,
+    *,
+    position: int | None = None,
+    course: CourseView | None = None,
 ) -> EnrollmentOut:
     return EnrollmentOut(
         id=enrollment.id,

@@ -8,14 +8,18 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, Protocol
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.catalog.billing import bill
 from functions.catalog.errors import CapacityBelowTaken, CodeTaken, CourseNotFound
-from functions.catalog.models import WEEKDAYS, Course, CourseSession, Enrollment, EnrollmentStatus
-from functions.catalog.repository import CourseRepository, EnrollmentRepository
+from functions.catalog.models import WEEKDAYS, Course, CourseSession
+from functions.catalog.reads import CatalogReads, course_record, mine_record
+from functions.catalog.records import CourseRecord, MineRecord
+from functions.catalog.repository import CourseRepository
 from functions.catalog.rules import hold_due_at
 from functions.catalog.seats import (
     check_enrollable,
@@ -28,7 +32,7 @@ from functions.catalog.seats import (
     release,
     release_expired_holds,
 )
-from functions.catalog.timetable import Clash, clashes
+from functions.catalog.timetable import Clash, clashes, timetable_clashes
 from functions.catalog.validation import CourseSpec, SessionSpec, validated
 from functions.catalog.waitlist import promote_waitlist
 from functions.checkout import ledger
@@ -56,18 +60,26 @@ __all__ = [
 
 @dataclass
 class CourseView:
-    course: Course
+    course: CourseRecord
     instructor_name: str
     status: str
     waitlist_length: int | None = None
-    mine: Enrollment | None = None
+    mine: MineRecord | None = None
     my_position: int | None = None
     # For a signed-in student looking at one course: how it clashes with their
     # timetable (live enrollments and cart). None where it was not worked out.
     clashes: list[Clash] | None = None
 
 
-def derive_status(course: Course, today: date) -> str:
+class HasEnrollmentWindow(Protocol):
+    archived_at: datetime | None
+    enrollment_opens_on: date
+    enrollment_closes_on: date
+    seats_taken: int
+    capacity: int
+
+
+def derive_status(course: HasEnrollmentWindow, today: date) -> str:
     if (
         course.archived_at is not None
         or today < course.enrollment_opens_on
@@ -77,8 +89,17 @@ def derive_status(course: Course, today: date) -> str:
     return "full" if course.seats_taken >= course.capacity else "open"
 
 
-def _search_text(course: Course) -> str:
-    return " ".join([course.code, course.title, course.description]).lower()
+def view_of(row: Row[Any], today: date) -> CourseView:
+    """A course as one row of the catalog's read statement shows it."""
+    course = course_record(row)
+    return CourseView(
+        course=course,
+        instructor_name=row.instructor_name,
+        status=derive_status(course, today),
+        waitlist_length=row.waitlist_length,
+        mine=mine_record(row),
+        my_position=row._mapping.get("my_position"),
+    )
 
 
 # --- courses ------------------------------------------------------------------------
@@ -93,10 +114,9 @@ async def create_course(
         raise CodeTaken()
     course = Course(**values, seats_taken=0, waitlist_counter=0, created_at=now, updated_at=now)
     course.sessions = _sessions(spec.sessions or [])
-    course.search_text = _search_text(course)
     async with _code_guard(session):
         await courses.add(course)
-    return (await views(session, [course], viewer=viewer, now=now))[0]
+    return (await views(session, [course.id], viewer=viewer, now=now))[0]
 
 
 async def update_course(
@@ -125,7 +145,6 @@ async def update_course(
         setattr(course, name, value)
     if spec.sessions is not None:
         course.sessions = _sessions(spec.sessions)
-    course.search_text = _search_text(course)
     course.updated_at = now
     async with _code_guard(session):
         await session.flush()
@@ -133,7 +152,7 @@ async def update_course(
         # More seats may let the waitlist in.
         await promote_waitlist(session, course.id, now=now)
         await courses.refresh(course)
-    return (await views(session, [course], viewer=viewer, now=now))[0]
+    return (await views(session, [course.id], viewer=viewer, now=now))[0]
 
 
 @asynccontextmanager
@@ -160,7 +179,7 @@ async def archive_course(
         course.archived_at = now
         course.updated_at = now
         await session.flush()
-    return (await views(session, [course], viewer=viewer, now=now))[0]
+    return (await views(session, [course.id], viewer=viewer, now=now))[0]
 
 
 def _sessions(specs: Sequence[SessionSpec]) -> list[CourseSession]:
@@ -178,19 +197,20 @@ def _sessions(specs: Sequence[SessionSpec]) -> list[CourseSession]:
 async def get_course(
     session: AsyncSession, course_id: str, *, viewer: CurrentUser | None, now: datetime
 ) -> CourseView:
-    """One course; a student also learns how it clashes with their timetable."""
-    course = await CourseRepository(session).get(course_id)
-    if course is None:
+    """One course; a student also learns how it clashes with their timetable
+    (one statement more)."""
+    found = await views(session, [course_id], viewer=viewer, now=now)
+    if not found:
         raise CourseNotFound()
-    view = (await views(session, [course], viewer=viewer, now=now))[0]
-    if course.archived_at is not None and not _sees_archived(viewer, view):
+    view = found[0]
+    if view.course.archived_at is not None and not _sees_archived(viewer, view):
         raise CourseNotFound()
     if viewer is not None and viewer.role == Role.STUDENT:
-        view.clashes = await clashes(
+        view.clashes = await timetable_clashes(
             session,
             student_id=viewer.id,
-            course_ids=[course.id],
-            cart_ids=await ledger.cart_course_ids(session, viewer.id),
+            course=view.course,
+            cart=ledger.cart_course_ids_select(viewer.id),
         )
     return view
 
@@ -208,30 +228,18 @@ def _sees_archived(viewer: CurrentUser | None, view: CourseView) -> bool:
 
 
 async def views(
-    session: AsyncSession, courses: Sequence[Course], *, viewer: CurrentUser | None, now: datetime
+    session: AsyncSession,
+    course_ids: Sequence[str],
+    *,
+    viewer: CurrentUser | None,
+    now: datetime,
 ) -> list[CourseView]:
-    """The courses as the viewer sees them: a student sees their own enrollment."""
-    names = await CourseRepository(session).instructor_names([c.instructor_id for c in courses])
-    enrollments = EnrollmentRepository(session)
-    mine: dict[str, Enrollment] = {}
-    if viewer is not None and viewer.role == Role.STUDENT:
-        mine = await enrollments.latest_for(
-            student_id=viewer.id, course_ids=[c.id for c in courses]
-        )
-    waiting = await enrollments.waitlist_lengths([c.id for c in courses])
-    result = []
-    for course in courses:
-        view = CourseView(
-            course=course,
-            instructor_name=names.get(course.instructor_id, ""),
-            status=derive_status(course, now.date()),
-            mine=mine.get(course.id),
-            waitlist_length=waiting.get(course.id, 0),
-        )
-        if view.mine is not None and view.mine.status == EnrollmentStatus.WAITLISTED:
-            view.my_position = await enrollments.position(view.mine)
-        result.append(view)
-    return result
+    """The courses, in the order asked, as the viewer sees them: a student
+    sees their own enrollment. One statement."""
+    student_id = viewer.id if viewer is not None and viewer.role == Role.STUDENT else None
+    rows = await CatalogReads(session).courses(course_ids, student_id=student_id)
+    found = {row.id: view_of(row, now.date()) for row in rows}
+    return [found[i] for i in course_ids if i in found]
 
 
 async def course_views(
@@ -242,6 +250,5 @@ async def course_views(
     student_id: str | None = None,
 ) -> dict[str, CourseView]:
     """Courses as a student sees them (with their own enrollment), or as anyone does."""
-    courses = await CourseRepository(session).get_many(list(course_ids))
     viewer = CurrentUser(id=student_id, username="", role=Role.STUDENT) if student_id else None
-    return {v.course.id: v for v in await views(session, courses, viewer=viewer, now=now)}
+    return {v.course.id: v for v in await views(session, course_ids, viewer=viewer, now=now)}

@@ -6,13 +6,42 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from typing import Any, Protocol
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from functions.catalog.models import WEEKDAYS, Course
+from functions.catalog.models import WEEKDAYS
+from functions.catalog.reads import CatalogReads, course_record
 from functions.catalog.repository import CourseRepository, EnrollmentRepository
 
 IN_CART = "cart"
+
+
+class Meeting(Protocol):
+    @property
+    def weekday(self) -> int: ...
+    @property
+    def start_time(self) -> time: ...
+    @property
+    def end_time(self) -> time: ...
+
+
+class Timetabled(Protocol):
+    """A course as far as clashes go (the ORM model or a read record)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def starts_on(self) -> date: ...
+    @property
+    def ends_on(self) -> date: ...
+    @property
+    def sessions(self) -> Sequence[Meeting]: ...
 
 
 @dataclass(frozen=True)
@@ -27,15 +56,15 @@ class Overlap:
 
 @dataclass(frozen=True)
 class Clash:
-    course: Course
-    other: Course
+    course: Timetabled
+    other: Timetabled
     # Where the student has the other course: "cart", or their enrollment's
     # status ("pending_payment", "active", "waitlisted").
     other_is: str
     overlap: Overlap
 
 
-def overlaps(a: Course, b: Course) -> list[Overlap]:
+def overlaps(a: Timetabled, b: Timetabled) -> list[Overlap]:
     """Each pair of sessions of the two courses that meet at once, on a day both run."""
     first, last = max(a.starts_on, b.starts_on), min(a.ends_on, b.ends_on)
     if first > last:
@@ -89,4 +118,17 @@ async def clashes(
             if other is None or other_id in course_ids[: index + 1]:
                 continue
             found += [Clash(course, other, other_is, o) for o in overlaps(course, other)]
+    return found
+
+
+async def timetable_clashes(
+    session: AsyncSession, *, student_id: str, course: Timetabled, cart: Select[Any]
+) -> list[Clash]:
+    """How one course clashes with the student's live enrollments and the
+    courses in their cart (`cart`, a subquery of course ids): one statement."""
+    found = []
+    for row in await CatalogReads(session).timetable(student_id, cart=cart, besides=course.id):
+        other_is = IN_CART if row.in_cart else str(row.enrolled_as)
+        other = course_record(row)
+        found += [Clash(course, other, other_is, o) for o in overlaps(course, other)]
     return found

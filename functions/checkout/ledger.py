@@ -11,7 +11,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.checkout.models import Payment, PaymentItem, PaymentStatus
@@ -93,6 +95,12 @@ async def close_unseated(session: AsyncSession, payment_id: str, *, now: datetim
         values={"status": PaymentStatus.EXPIRED, "checkout_url": None, "updated_at": now},
         where=[Payment.processing.is_(False)],
     )
+
+
+def cart_course_ids_select(student_id: str) -> Select[Any]:
+    """The courses in the student's cart, as a subquery for a caller's own
+    statement (the catalog's clash check reads them along with the timetable)."""
+    return CartRepository.course_ids_of(student_id)
 
 
 async def cart_course_ids(session: AsyncSession, student_id: str) -> list[str]:

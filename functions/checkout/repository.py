@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,10 @@ from lib.pagination import after as past
 class CartRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @staticmethod
+    def course_ids_of(student_id: str) -> Select[Any]:
+        return select(CartItem.course_id).where(CartItem.student_id == student_id)
 
     async def items(self, student_id: str) -> list[CartItem]:
         result = await self.session.execute(

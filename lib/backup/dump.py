@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from lib.backup.codecs import Codec, CodecError, codec_for, encode
 from lib.backup.errors import BackupError, SchemaMismatch, SchemaNotCurrent
 from lib.backup.fileformat import ExportWriter, Header
-from lib.db import READ_ONLY_OPTION
+from lib.db import READ_ONLY_OPTION, derived_tables
 from lib.migrate import current_revision, known_revisions
 
 # Rows fetched from the server-side cursor (and held in memory) at a time.
@@ -85,7 +85,9 @@ def _check_schema(connection: Connection, metadata: MetaData) -> str:
             f"The database is at schema revision {revision} and this portal at {newest}. "
             "Run `portal migrate` first, or export with the release that matches the database."
         )
-    present = set(inspect(connection).get_table_names()) - {ALEMBIC_TABLE}
+    present = (
+        set(inspect(connection).get_table_names()) - {ALEMBIC_TABLE} - derived_tables(connection)
+    )
     unknown = sorted(present - set(metadata.tables))
     missing = sorted(set(metadata.tables) - present)
     if unknown or missing:

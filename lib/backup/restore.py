@@ -25,6 +25,7 @@ from lib.backup.errors import (
 )
 from lib.backup.fileformat import ExportReader, Header, TableSection
 from lib.caching import catalog_versions
+from lib.db import derived_tables
 from lib.migrate import current_revision, known_revisions, migrate_connection
 
 # Made by the migrations and kept by triggers, never loaded from a file.
@@ -57,7 +58,12 @@ def _check_empty(connection: Connection) -> None:
         raise UnknownRevision(
             f"The database is at schema revision {revision}, which this portal does not know."
         )
-    names = [n for n in inspect(connection).get_table_names() if n not in NOT_LOADED_TABLES]
+    derived = derived_tables(connection)
+    names = [
+        n
+        for n in inspect(connection).get_table_names()
+        if n not in NOT_LOADED_TABLES and n not in derived
+    ]
     if names and revision is None:
         raise SchemaMismatch(
             "The database has tables but no schema revision; import into an empty database."
@@ -72,10 +78,12 @@ def _check_empty(connection: Connection) -> None:
 
 def _columns_by_table(connection: Connection) -> dict[str, set[str]]:
     inspector = inspect(connection)
+    # Full-text tables are filled by triggers as the rows go in, not from the file.
+    derived = derived_tables(connection)
     return {
         name: {c["name"] for c in inspector.get_columns(name)}
         for name in inspector.get_table_names()
-        if name not in NOT_LOADED_TABLES
+        if name not in NOT_LOADED_TABLES and name not in derived
     }
 
 

@@ -1,0 +1,329 @@
+"""The catalog's read statements, in SQLAlchemy Core: each answer is one
+statement whose rows are shaped for it. The instructor's name is joined, the
+waitlist counted and the sessions aggregated as JSON in the same statement;
+for a signed-in student, their own enrollment and place in line come along.
+No statement runs per row, so a page of 100 costs what a page of 1 does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    case,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from functions.auth.models import User
+from functions.catalog.models import LIVE_STATUSES, Course, CourseSession, Enrollment
+from functions.catalog.records import (
+    CourseRecord,
+    EnrollmentRecord,
+    MineRecord,
+    sessions_from_json,
+)
+from functions.catalog.repository import status_condition
+from functions.catalog.search_index import MIN_INDEXED_LENGTH, SEARCH_TABLE
+from lib.db import dialect_of, escape_like, json_rows
+from lib.pagination import after as past
+
+courses = Course.__table__
+users = User.__table__
+course_sessions = CourseSession.__table__
+enrollments = Enrollment.__table__
+search_table = table(SEARCH_TABLE, column("course_id"))
+
+WAITLISTED = "waitlisted"
+# Which of a student's enrollments in a course is "theirs": the newest of the
+# live (or completed) ones, else the newest at all.
+_COUNTS_AS_MINE = ("pending_payment", "active", "waitlisted", "completed")
+
+SORT_COLUMNS = {
+    "code": courses.c.code,
+    "title": courses.c.title,
+    "starts_on": courses.c.starts_on,
+    "price": courses.c.price_amount,
+}
+COURSE_COLUMNS = (
+    courses.c.id, courses.c.code, courses.c.title, courses.c.description,
+    courses.c.instructor_id, courses.c.starts_on, courses.c.ends_on,
+    courses.c.enrollment_opens_on, courses.c.enrollment_closes_on, courses.c.capacity,
+    courses.c.seats_taken, courses.c.price_amount, courses.c.currency,
+    courses.c.payment_due_days, courses.c.archived_at,
+)  # fmt: skip
+_COURSE_FIELDS = tuple(c.name for c in COURSE_COLUMNS)
+
+
+def waitlist_length(course_id: ColumnElement[Any]) -> ColumnElement[int]:
+    waiting = enrollments.alias("waiting")
+    return (
+        select(func.count())
+        .where(waiting.c.course_id == course_id, waiting.c.status == WAITLISTED)
+        .scalar_subquery()
+    )
+
+
+def sessions_json(dialect: str) -> ColumnElement[Any]:
+    s = course_sessions.c
+    return (
+        select(json_rows(dialect, s.weekday, s.start_time, s.end_time, s.location))
+        .where(s.course_id == courses.c.id)
+        .scalar_subquery()
+    )
+
+
+def course_select(dialect: str, *, student_id: str | None) -> Select[Any]:
+    """Courses with the instructor's name, the waitlist's length, the sessions
+    and, for a student, their own enrollment and place in line."""
+    statement = select(
+        *COURSE_COLUMNS,
+        users.c.full_name.label("instructor_name"),
+        waitlist_length(courses.c.id).label("waitlist_length"),
+        sessions_json(dialect).label("sessions"),
+    ).select_from(courses.join(users, users.c.id == courses.c.instructor_id))
+    if student_id is None:
+        return statement
+    return _with_mine(statement, student_id)
+
+
+def _with_mine(statement: Select[Any], student_id: str) -> Select[Any]:
+    mine, other = enrollments.alias("mine"), enrollments.alias("other")
+    pick = (
+        select(other.c.id)
+        .where(other.c.student_id == student_id, other.c.course_id == courses.c.id)
+        .order_by(
+            case((other.c.status.in_(_COUNTS_AS_MINE), 1), else_=0).desc(),
+            other.c.created_at.desc(),
+            other.c.id.desc(),
+        )
+        .limit(1)
+        .correlate(courses)
+        .scalar_subquery()
+    )
+    return statement.outerjoin(mine, mine.c.id == pick).add_columns(
+        mine.c.id.label("mine_id"),
+        mine.c.status.label("mine_status"),
+        mine.c.due_at.label("mine_due_at"),
+        mine.c.payment_id.label("mine_payment_id"),
+        place_in_line(mine).label("my_position"),
+    )
+
+
+ENROLLMENT_COLUMNS = tuple(
+    enrollments.c[name].label(f"enrollment_{name}")
+    for name in ("id", "course_id", "student_id", "status", "due_at", "created_at", "payment_id")
+)
+
+
+def place_in_line(enrollment: Any) -> ColumnElement[int | None]:
+    """A waitlisted enrollment's place in its course's line (1 is next); null
+    for any other status."""
+    other = enrollments.alias("ahead")
+    ahead = (
+        select(func.count())
+        .where(
+            other.c.course_id == enrollment.c.course_id,
+            other.c.status == WAITLISTED,
+            other.c.queue_number < func.coalesce(enrollment.c.queue_number, 0),
+        )
+        .scalar_subquery()
+    )
+    return case((enrollment.c.status == WAITLISTED, ahead + 1), else_=None)
+
+
+def enrollment_record(row: Row[Any]) -> EnrollmentRecord:
+    m = row._mapping
+    return EnrollmentRecord(
+        m["enrollment_id"], m["enrollment_course_id"], m["enrollment_student_id"],
+        m["enrollment_status"], m["enrollment_due_at"], m["enrollment_created_at"],
+        m["enrollment_payment_id"],
+    )  # fmt: skip
+
+
+def course_record(row: Row[Any]) -> CourseRecord:
+    record = CourseRecord(*(row._mapping[name] for name in _COURSE_FIELDS))
+    record.sessions = sessions_from_json(row.sessions)
+    return record
+
+
+def mine_record(row: Row[Any]) -> MineRecord | None:
+    mapping = row._mapping
+    if mapping.get("mine_id") is None:
+        return None
+    return MineRecord(row.mine_id, row.mine_status, row.mine_due_at, row.mine_payment_id)
+
+
+# --- filters ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseQuery:
+    text: str | None = None
+    instructor_id: str | None = None
+    status: str | None = None
+    weekday: int | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    include_archived: bool = False
+    sort: str = "code"
+    descending: bool = False
+    after: tuple[Any, ...] | None = None
+    limit: int = 20
+
+
+def text_condition(dialect: str, text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring of the code, title, description or the
+    instructor's name, found through the search index (see search_index)."""
+    lowered = text.lower()
+    if dialect == "sqlite" and len(lowered) >= MIN_INDEXED_LENGTH:
+        phrase = '"' + lowered.replace('"', '""') + '"'
+        matching: Select[Any] = select(search_table.c.course_id).where(
+            literal_column(SEARCH_TABLE).op("MATCH")(phrase)
+        )
+        return courses.c.id.in_(matching)
+    # PostgreSQL's trigram index serves LIKE itself; on SQLite a query of
+    # one or two characters scans the one column.
+    return courses.c.search_text.like("%" + escape_like(lowered) + "%", escape="\\")
+
+
+def filtered(
+    statement: Select[Any], query: CourseQuery, *, today: date, dialect: str
+) -> Select[Any]:
+    c = courses.c
+    conditions: list[ColumnElement[bool]] = []
+    if not query.include_archived:
+        conditions.append(c.archived_at.is_(None))
+    if query.text:
+        conditions.append(text_condition(dialect, query.text))
+    if query.instructor_id:
+        conditions.append(c.instructor_id == query.instructor_id)
+    if query.status:
+        conditions.append(status_condition(query.status, today))
+    if query.weekday is not None:
+        s = course_sessions.c
+        conditions.append(
+            exists(select(s.id).where(s.course_id == c.id, s.weekday == query.weekday))
+        )
+    if query.min_price is not None:
+        conditions.append(c.price_amount >= query.min_price)
+    if query.max_price is not None:
+        conditions.append(c.price_amount <= query.max_price)
+    column = SORT_COLUMNS[query.sort]
+    if (beyond := past((column, c.id), query.after, descending=query.descending)) is not None:
+        conditions.append(beyond)
+    order = (column.desc(), c.id.desc()) if query.descending else (column, c.id)
+    return statement.where(and_(True, *conditions)).order_by(*order).limit(query.limit)
+
+
+class CatalogReads:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialect = dialect_of(session)
+
+    async def _rows(self, statement: Select[Any]) -> Sequence[Row[Any]]:
+        connection = await self.session.connection()
+        result = await connection.execute(statement)
+        rows: Sequence[Row[Any]] = result.all()
+        return rows
+
+    async def search(
+        self, query: CourseQuery, *, today: date, student_id: str | None
+    ) -> Sequence[Row[Any]]:
+        statement = course_select(self.dialect, student_id=student_id)
+        return await self._rows(filtered(statement, query, today=today, dialect=self.dialect))
+
+    async def courses(
+        self, course_ids: Sequence[str], *, student_id: str | None
+    ) -> Sequence[Row[Any]]:
+        if not course_ids:
+            return []
+        statement = course_select(self.dialect, student_id=student_id)
+        return await self._rows(statement.where(courses.c.id.in_(list(course_ids))))
+
+    async def timetable(
+        self, student_id: str, *, cart: Select[Any], besides: str
+    ) -> Sequence[Row[Any]]:
+        """The courses the student is enrolled in (live) or has in their cart,
+        but `besides`, with their sessions, how the student holds each."""
+        e = enrollments.c
+        live = select(e.course_id).where(e.student_id == student_id, e.status.in_(LIVE_STATUSES))
+        enrolled_as = (
+            select(e.status)
+            .where(
+                e.student_id == student_id,
+                e.course_id == courses.c.id,
+                e.status.in_(LIVE_STATUSES),
+            )
+            .limit(1)
+            .scalar_subquery()
+        )
+        statement = select(
+            *COURSE_COLUMNS,
+            sessions_json(self.dialect).label("sessions"),
+            enrolled_as.label("enrolled_as"),
+            courses.c.id.in_(cart).label("in_cart"),
+        ).where(
+            or_(courses.c.id.in_(live), courses.c.id.in_(cart)),
+            courses.c.id != besides,
+        )
+        return await self._rows(statement.order_by(courses.c.code))
+
+    async def enrollments_of(
+        self, student_id: str, *, after: tuple[Any, ...] | None, limit: int
+    ) -> Sequence[Row[Any]]:
+        """The student's enrollments, newest first, each with its course."""
+        e = enrollments.c
+        statement = (
+            course_select(self.dialect, student_id=None)
+            .add_columns(*ENROLLMENT_COLUMNS, place_in_line(enrollments).label("position"))
+            .join(enrollments, e.course_id == courses.c.id)
+            .where(e.student_id == student_id)
+        )
+        if (beyond := past((e.created_at, e.id), after, descending=True)) is not None:
+            statement = statement.where(beyond)
+        return await self._rows(statement.order_by(e.created_at.desc(), e.id.desc()).limit(limit))
+
+    async def course_staff(self, course_id: str) -> Row[Any] | None:
+        """Who teaches the course, and its code."""
+        statement = select(courses.c.instructor_id, courses.c.code).where(courses.c.id == course_id)
+        rows = await self._rows(statement)
+        return rows[0] if rows else None
+
+    async def roster(
+        self,
+        course_id: str,
+        *,
+        statuses: Sequence[str],
+        after: tuple[Any, ...] | None,
+        limit: int | None,
+    ) -> Sequence[Row[Any]]:
+        """The course's students by username, each with their enrollment."""
+        e, u = enrollments.c, users.c
+        statement = (
+            select(
+                *ENROLLMENT_COLUMNS,
+                place_in_line(enrollments).label("position"),
+                u.username,
+                u.full_name,
+                u.email,
+            )
+            .select_from(enrollments.join(users, u.id == e.student_id))
+            .where(e.course_id == course_id, e.status.in_(statuses))
+        )
+        if (beyond := past((u.username,), after)) is not None:
+            statement = statement.where(beyond)
+        statement = statement.order_by(u.username)
+        return await self._rows(statement if limit is None else statement.limit(limit))
