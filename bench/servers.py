@@ -1,0 +1,147 @@
+"""The processes under load: `portal serve` and the ceiling, started and
+stopped by the benchmark, and their workers' memory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+SECRET = "bench-secret-key-0123456789abcdef0123456789abcdef"
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 30
+# Settings from the surrounding shell that would point the server elsewhere.
+_OUTSIDE_SETTINGS = (
+    "PORTAL_ENV", "REDIS_URL", "SMTP_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE", "PORTAL_ARGON2_TIME_COST", "PORTAL_ARGON2_MEMORY_COST",
+    "PORTAL_ARGON2_PARALLELISM", "PORTAL_TRUSTED_PROXY_HOPS",
+)  # fmt: skip
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def worker_rss_mb(self) -> list[float]:
+        """VmRSS of each process that answers requests: the uvicorn process
+        itself with one worker, its children with several."""
+        children = _children(self.process.pid)
+        return [_rss_mb(pid) for pid in (children or [self.process.pid])]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def portal_environment(database_url: str, folder: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _OUTSIDE_SETTINGS}
+    env.update(
+        DATABASE_URL=database_url,
+        SECRET_KEY=SECRET,
+        PORTAL_SERVE_STATIC="0",
+        PORTAL_COUNT_STATEMENTS="1",
+        PORTAL_MAIL_DIR=str(folder / "mail"),
+        PORTAL_SIMULATOR_DB=str(folder / "stripe-simulator.db"),
+        **extra,
+    )
+    return env
+
+
+@contextmanager
+def portal(env: Mapping[str, str], folder: Path, *, workers: int) -> Iterator[Server]:
+    command = [str(Path(sys.executable).parent / "portal"), "serve"]
+    with _serving(command, env, folder, workers=workers, health="/api/health") as server:
+        yield server
+
+
+@contextmanager
+def ceiling(folder: Path, *, workers: int) -> Iterator[Server]:
+    command = [sys.executable, "-m", "bench.ceiling"]
+    with _serving(command, dict(os.environ), folder, workers=workers, health="/hello") as server:
+        yield server
+
+
+@contextmanager
+def _serving(
+    command: list[str], env: Mapping[str, str], folder: Path, *, workers: int, health: str
+) -> Iterator[Server]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (folder / f"server-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        env={"SITE_URL": url, **env, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_until_up(process, url + health, folder / f"server-{port}.log")
+        yield Server(url, process)
+    finally:
+        _stop(process)
+        log.close()
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        try:
+            code = process.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
+        raise RuntimeError(f"the server exited with {code}:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"the server did not answer {url}:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in task.read_text().split()]
+    # uvicorn's supervisor may also start multiprocessing's resource tracker,
+    # which serves nothing.
+    return [child for child in found if "resource_tracker" not in _cmdline(child)]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
