@@ -28,7 +28,7 @@ class Target:
     ceiling_ratio: float = 0.0
 
     def describe(self) -> str:
-        ratio = f", ≥ {self.ceiling_ratio:g}× ceiling" if self.ceiling_ratio else ""
+        ratio = f", ≥ {self.ceiling_ratio:g}x ceiling" if self.ceiling_ratio else ""
         return f"p99 < {self.p99_ms:g} ms{ratio}"
 
 

@@ -45,6 +45,7 @@ class Result:
     socket_errors: int
     timeouts: int
     threads_used_up: int
+    in_flight: int
     statuses: dict[str, int]
     latency_ms: dict[str, float] = field(default_factory=dict)
 
@@ -138,6 +139,7 @@ def parse(output: str) -> Result:
                 socket_errors=raw["socket_errors"],
                 timeouts=raw["timeouts"],
                 threads_used_up=raw["threads_used_up"],
+                in_flight=raw["in_flight"],
                 statuses=raw["statuses"],
                 latency_ms={k: v / 1000 for k, v in raw["latency_us"].items()},
             )

@@ -27,7 +27,8 @@ class Row:
         if self.target is None:
             return None
         return (
-            self.result.errors == 0
+            self.result.requests > 0
+            and self.result.errors == 0
             and self.result.latency_ms["p99"] < self.target.p99_ms
             and self.ratio >= self.target.ceiling_ratio
         )
@@ -40,7 +41,7 @@ class Row:
             self.kind, str(self.workers), f"{r.rate:,.0f}",
             f"{self.ratio:.2f}" if self.ceiling_rate else "1.00",
             f"{r.latency_ms['p50']:.1f}", f"{r.latency_ms['p99']:.1f}",
-            str(r.errors), self.statements or "–", target, self.note,
+            str(r.errors), self.statements or "-", target, self.note,
         ]  # fmt: skip
 
     def as_json(self) -> dict[str, Any]:
@@ -55,7 +56,7 @@ class Row:
 
 
 HEADER = [
-    "kind", "workers", "req/s", "× ceiling", "p50 ms", "p99 ms", "errors",
+    "kind", "workers", "req/s", "x ceiling", "p50 ms", "p99 ms", "errors",
     "statements", "target", "note",
 ]  # fmt: skip
 

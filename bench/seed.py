@@ -17,22 +17,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from functions.auth.models import User
 from functions.catalog.models import Course, CourseSession, Enrollment
 from functions.checkout.models import CartItem, Payment, PaymentItem
-from lib.db import create_engine, new_id
+from lib.db import Base, create_engine, new_id
 from lib.outbox import OutboxMessage
 from lib.security import PasswordHashing
 
 PASSWORD = "bench-password-2026"
 CHUNK = 2000
-WORDS = (
-    "algebra biology chemistry design economics french geometry history informatics "
-    "journalism law music nursing optics painting physics robotics statistics theatre writing"
-).split()
+WORDS = [
+    *("algebra", "biology", "chemistry", "design", "economics", "french", "geometry"),
+    *("history", "informatics", "journalism", "law", "music", "nursing", "optics"),
+    *("painting", "physics", "robotics", "statistics", "theatre", "writing"),
+]
 ROOMS = ("Room 1", "Room 2", "Lab A", "Hall B", "Online")
 RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 SHOP_COURSES = 20
@@ -94,20 +95,19 @@ async def add_courses(url: str, count: int, *, start: int, seed_value: int = 11)
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            instructors = [row[0] for row in await conn.execute(User.__table__.select()
-                           .with_only_columns(User.__table__.c.id)
-                           .where(User.__table__.c.role == "instructor"))]  # fmt: skip
+            found = await conn.execute(select(User.id).where(User.role == "instructor"))
+            instructors = [row[0] for row in found]
             builder.seeded.instructor_ids = instructors
             courses = [builder.course(start + n) for n in range(count)]
-            await _insert(conn, Course.__table__, courses)
-            await _insert(conn, CourseSession.__table__, builder.sessions_for(courses))
+            await _insert(conn, Course, courses)
+            await _insert(conn, CourseSession, builder.sessions_for(courses))
     finally:
         await engine.dispose()
 
 
-async def _insert(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+async def _insert(conn: AsyncConnection, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
     for start in range(0, len(rows), CHUNK):
-        await conn.execute(insert(table), list(rows[start : start + CHUNK]))
+        await conn.execute(insert(model), list(rows[start : start + CHUNK]))
 
 
 class _Builder:
@@ -119,19 +119,19 @@ class _Builder:
 
     async def write(self, conn: AsyncConnection, sizes: Sizes) -> None:
         students = self.users(sizes)
-        await _insert(conn, User.__table__, students)
+        await _insert(conn, User, students)
         courses = [self.course(n) for n in range(sizes.courses)]
         specials = self.special_courses(sizes.courses)
-        await _insert(conn, Course.__table__, courses + specials)
-        await _insert(conn, CourseSession.__table__, self.sessions_for(courses + specials))
+        await _insert(conn, Course, courses + specials)
+        await _insert(conn, CourseSession, self.sessions_for(courses + specials))
         enrollments, payments, items = self.enrollments(courses, students, sizes.enrollments)
-        await _insert(conn, Enrollment.__table__, enrollments)
+        await _insert(conn, Enrollment, enrollments)
         paid, paid_items = self.paid_payments(enrollments, courses)
-        await _insert(conn, Payment.__table__, payments + paid)
-        await _insert(conn, PaymentItem.__table__, items + paid_items)
+        await _insert(conn, Payment, payments + paid)
+        await _insert(conn, PaymentItem, items + paid_items)
         await self.update_seats(conn, courses)
-        await _insert(conn, OutboxMessage.__table__, self.notifications())
-        await _insert(conn, CartItem.__table__, self.carts())
+        await _insert(conn, OutboxMessage, self.notifications())
+        await _insert(conn, CartItem, self.carts())
 
     def users(self, sizes: Sizes) -> list[dict[str, Any]]:
         instructors = [self.user("instructor", n) for n in range(sizes.instructors)]
@@ -289,10 +289,9 @@ class _Builder:
     async def update_seats(self, conn: AsyncConnection, courses: list[dict[str, Any]]) -> None:
         # The courses went in empty so that the enrollments could be drawn
         # against them; their counters follow in one executemany.
-        table = Course.__table__
         statement = (
-            update(table)
-            .where(table.c.id == bindparam("course_id"))
+            update(Course)
+            .where(Course.id == bindparam("course_id"))
             .values(seats_taken=bindparam("taken"), waitlist_counter=bindparam("queued"))
         )
         rows = [

@@ -38,6 +38,19 @@ class Server:
         return [_rss_mb(pid) for pid in (children or [self.process.pid])]
 
 
+def settle(url: str, *, quiet_ms: float = 25, timeout_seconds: float = 60) -> None:
+    """Wait until the server has finished what an earlier run left in flight
+    (wrk stops sending at the end of a run, not the server working): two
+    health checks in a row answered quickly."""
+    deadline = time.monotonic() + timeout_seconds
+    quick = 0
+    with httpx.Client(timeout=timeout_seconds) as client:
+        while quick < 2 and time.monotonic() < deadline:
+            started = time.perf_counter()
+            client.get(url + "/api/health")
+            quick = quick + 1 if (time.perf_counter() - started) * 1000 < quiet_ms else 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

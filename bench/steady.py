@@ -45,26 +45,35 @@ def run(url: str, seeded: Seeded, folder: Path, options: Options) -> tuple[list[
 def measure_ceiling(folder: Path, options: Options, workers: int) -> Row:
     plan = load.write_plan(folder / "ceiling.tsv", [Line("GET", "/hello")] * 8)
     with servers.ceiling(folder, workers=workers) as server:
-        result = load.run(server.url, plan, seconds=options.seconds, connections=options.connections)
+        result = load.run(
+            server.url, plan, seconds=options.seconds, connections=options.connections
+        )
     return Row("ceiling: bare Starlette JSON", workers, result)
 
 
 def measure(
     server: servers.Server, plans: Plans, kind: Kind, folder: Path, options: Options, workers: int
 ) -> Row:
+    servers.settle(server.url)
     lines = plans.lines(kind)
     statements = sample_statements(server.url, lines[0])
     if kind.once:
         # The sample used the first line up (a checkout empties its cart).
         lines = lines[1:]
-    plan = load.write_plan(folder / "plan.tsv", lines)
+    slug = "".join(c if c.isalnum() else "-" for c in kind.name).strip("-")
+    plan = load.write_plan(folder / f"plan-{slug}-{workers}.tsv", lines)
     result = load.run(
         server.url, plan, seconds=options.seconds, connections=options.connections,
         accepted=kind.accepted, once=kind.once, pipelined=kind.pipelined,
     )  # fmt: skip
-    note = "plan used up before the end" if result.threads_used_up else ""
+    notes = []
     if kind.pipelined > 1:
-        note = "latency: add and remove, pipelined"
+        notes.append("latency: add and remove, pipelined")
+    if result.threads_used_up:
+        notes.append("plan used up before the end")
+    if result.in_flight:
+        notes.append(f"{result.in_flight} unanswered when the run ended")
+    note = "; ".join(notes)
     return Row(kind.name, workers, result, statements, kind.target, note=note)
 
 

@@ -15,10 +15,10 @@ function setup(thread)
 end
 
 local plan = {}
-local position, step, sent, limit = 1, 1, 0, 0
+local position, step, limit = 1, 1, 0
 local accepted = {}
 -- Globals: done() reads them from every thread with thread:get().
-answered, refused, exhausted = 0, 0, 0
+answered, refused, exhausted, sent = 0, 0, 0, 0
 statuses = {}
 
 local function split(line)
@@ -96,8 +96,9 @@ local function json_object(map)
 end
 
 function done(summary, latency, requests)
-   local ok, bad, used_up, codes = 0, 0, 0, {}
+   local ok, bad, used_up, lines, codes = 0, 0, 0, 0, {}
    for _, thread in ipairs(threads) do
+      lines = lines + thread:get("sent")
       ok = ok + thread:get("answered")
       bad = bad + thread:get("refused")
       used_up = used_up + thread:get("exhausted")
@@ -111,7 +112,9 @@ function done(summary, latency, requests)
          .. '"socket_errors": %d, "timeouts": %d, "threads_used_up": %d, "statuses": %s, '
          .. '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "max": %d, "mean": %.1f}}\n',
       summary.requests, summary.duration, ok, bad,
-      e.connect + e.read + e.write, e.timeout, used_up, json_object(codes),
+      e.connect + e.read + e.write, e.timeout, used_up,
+      -- Sent and not answered when the run ended (a pipelined line is two requests).
+      lines * tonumber(os.getenv("BENCH_PIPELINE") or "1") - ok - bad, json_object(codes),
       latency:percentile(50), latency:percentile(90), latency:percentile(99),
       latency.max, latency.mean))
 end
