@@ -91,6 +91,7 @@ def run_scenario(name: str, args: argparse.Namespace, folder: Path) -> Report:
         connections=args.connections,
         workers=[int(w) for w in args.workers.split(",")],
         kinds=[k.strip() for k in args.kinds.split(",") if k.strip()],
+        pages=2 if args.quick else 5,
     )
     facts = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -68,9 +68,9 @@ class Plans:
     """Request lines per kind over one seeded database. Checkouts consume
     students (one each), so each run takes a fresh share of them."""
 
-    def __init__(self, seeded: Seeded, base_url: str, *, runs: int, seed_value: int = 3) -> None:
-        self.seeded, self.base_url = seeded, base_url
-        self.rng = random.Random(seed_value)
+    def __init__(self, seeded: Seeded, base_url: str, *, runs: int, pages: int = 5) -> None:
+        self.seeded, self.base_url, self.depth = seeded, base_url, pages
+        self.rng = random.Random(3)
         tokens = AccessTokens(SECRET, ttl=timedelta(hours=6))
         now = datetime.now(UTC)
         self.token: Callable[[str], str] = lambda user: tokens.issue(
@@ -128,17 +128,17 @@ class Plans:
             "min_price=1000&max_price=15000", "max_price=0", f"instructor={instructor}",
             f"q={self.rng.choice(WORDS)}&status=open", "status=open&sort=-price",
         ]  # fmt: skip
-        paths = [p for q in queries for p in self.walk(q, pages=3)]
+        paths = [p for q in queries for p in self.walk(q, pages=min(3, self.depth))]
         while True:
             yield Line("GET", self.rng.choice(paths))
 
-    def walk(self, query: str, *, pages: int = 5) -> list[str]:
+    def walk(self, query: str, *, pages: int | None = None) -> list[str]:
         """The first pages of a listing, each by the cursor the API handed out."""
         if query in self.pages:
             return self.pages[query]
         paths = [f"{CATALOG}?{query}" if query else CATALOG]
         with httpx.Client(base_url=self.base_url, timeout=30) as client:
-            while len(paths) < pages:
+            while len(paths) < (pages or self.depth):
                 answer = client.get(paths[-1]).raise_for_status().json()
                 if not answer.get("next_cursor"):
                     break

@@ -18,6 +18,8 @@ LUA = Path(__file__).parent / "lua"
 RESULT_MARK = "BENCH-RESULT "
 THREAD_DONE_MARK = "BENCH-THREAD-DONE"
 THREADS = 2
+# What wrk said on stderr (a Lua error), for the message when it printed no result.
+_wrk_errors: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ def _end_when_threads_done(process: subprocess.Popen[str]) -> None:
     done = 0
     assert process.stderr is not None
     for line in process.stderr:
+        _wrk_errors.append(line)
         if line.strip() == THREAD_DONE_MARK:
             done += 1
             if done == THREADS and process.poll() is None:
@@ -143,4 +146,4 @@ def parse(output: str) -> Result:
                 statuses=raw["statuses"],
                 latency_ms={k: v / 1000 for k, v in raw["latency_us"].items()},
             )
-    raise RuntimeError(f"wrk printed no result:\n{output[-2000:]}")
+    raise RuntimeError(f"wrk printed no result:\n{output[-2000:]}{''.join(_wrk_errors[-20:])}")

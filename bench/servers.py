@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,8 @@ SECRET = "bench-secret-key-0123456789abcdef0123456789abcdef"
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
 # Settings from the surrounding shell that would point the server elsewhere.
+PORTAL_COMMAND = [str(Path(sys.executable).parent / "portal"), "serve"]
+CEILING_COMMAND = [sys.executable, "-m", "bench.ceiling"]
 _OUTSIDE_SETTINGS = (
     "PORTAL_ENV", "REDIS_URL", "SMTP_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
     "STRIPE_API_BASE", "PORTAL_ARGON2_TIME_COST", "PORTAL_ARGON2_MEMORY_COST",
@@ -30,6 +32,7 @@ _OUTSIDE_SETTINGS = (
 class Server:
     url: str
     process: subprocess.Popen[bytes]
+    log: Path
 
     def worker_rss_mb(self) -> list[float]:
         """VmRSS of each process that answers requests: the uvicorn process
@@ -72,26 +75,35 @@ def portal_environment(database_url: str, folder: Path, **extra: str) -> dict[st
 
 
 @contextmanager
+def portal_and_ceiling(
+    env: Mapping[str, str], folder: Path, *, workers: int
+) -> Iterator[tuple[Server, Server]]:
+    """Both started at once (their start-up overlaps), measured one after the other."""
+    with ExitStack() as stack:
+        portal = stack.enter_context(_spawned(PORTAL_COMMAND, env, folder, workers=workers))
+        ceiling = stack.enter_context(
+            _spawned(CEILING_COMMAND, os.environ, folder, workers=workers)
+        )
+        _wait_until_up(portal, "/api/health")
+        _wait_until_up(ceiling, "/hello")
+        yield portal, ceiling
+
+
+@contextmanager
 def portal(env: Mapping[str, str], folder: Path, *, workers: int) -> Iterator[Server]:
-    command = [str(Path(sys.executable).parent / "portal"), "serve"]
-    with _serving(command, env, folder, workers=workers, health="/api/health") as server:
+    with _spawned(PORTAL_COMMAND, env, folder, workers=workers) as server:
+        _wait_until_up(server, "/api/health")
         yield server
 
 
 @contextmanager
-def ceiling(folder: Path, *, workers: int) -> Iterator[Server]:
-    command = [sys.executable, "-m", "bench.ceiling"]
-    with _serving(command, dict(os.environ), folder, workers=workers, health="/hello") as server:
-        yield server
-
-
-@contextmanager
-def _serving(
-    command: list[str], env: Mapping[str, str], folder: Path, *, workers: int, health: str
+def _spawned(
+    command: list[str], env: Mapping[str, str], folder: Path, *, workers: int
 ) -> Iterator[Server]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = (folder / f"server-{port}.log").open("wb")
+    log_path = folder / f"server-{port}.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env={"SITE_URL": url, **env, "PYTHONPATH": str(Path(__file__).parent.parent)},
@@ -100,14 +112,14 @@ def _serving(
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_until_up(process, url + health, folder / f"server-{port}.log")
-        yield Server(url, process)
+        yield Server(url, process, log_path)
     finally:
         _stop(process)
         log.close()
 
 
-def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+def _wait_until_up(server: Server, health: str) -> None:
+    process, url, log = server.process, server.url + health, server.log
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         try:

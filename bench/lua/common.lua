@@ -109,7 +109,8 @@ function done(summary, latency, requests)
    local e = summary.errors
    io.write(string.format(
       'BENCH-RESULT {"requests": %d, "duration_us": %d, "answered": %d, "refused": %d, '
-         .. '"socket_errors": %d, "timeouts": %d, "threads_used_up": %d, "statuses": %s, '
+         .. '"socket_errors": %d, "timeouts": %d, "threads_used_up": %d, "in_flight": %d, '
+         .. '"statuses": %s, '
          .. '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "max": %d, "mean": %.1f}}\n',
       summary.requests, summary.duration, ok, bad,
       e.connect + e.read + e.write, e.timeout, used_up,
