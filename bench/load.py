@@ -31,10 +31,13 @@ class Line:
     path: str
     token: str | None = None
     body: str | None = None
+    # The client's address, as a trusted proxy would pass it on.
+    forwarded_for: str | None = None
     then: Line | None = None
 
     def fields(self) -> list[str]:
         own = [self.method, self.path, self.token or "-", self.body or "-"]
+        own.append(self.forwarded_for or "-")
         return own + (self.then.fields() if self.then else [])
 
 

@@ -18,6 +18,7 @@ class Row:
     target: Target | None = None
     ceiling_rate: float = 0.0
     note: str = ""
+    is_ceiling: bool = False
 
     @property
     def ratio(self) -> float:
@@ -39,7 +40,7 @@ class Row:
         target = f"{self.target.describe()}: {verdict}" if self.target else ""
         return [
             self.kind, str(self.workers), f"{r.rate:,.0f}",
-            f"{self.ratio:.2f}" if self.ceiling_rate else "1.00",
+            f"{self.ratio:.2f}" if self.ceiling_rate else ("1.00" if self.is_ceiling else "-"),
             f"{r.latency_ms['p50']:.1f}", f"{r.latency_ms['p99']:.1f}",
             str(r.errors), self.statements or "-", target, self.note,
         ]  # fmt: skip

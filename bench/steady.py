@@ -50,7 +50,7 @@ def measure_ceiling(server: servers.Server, folder: Path, options: Options, work
     progress(f"the ceiling, {workers} worker(s)")
     plan = load.write_plan(folder / "ceiling.tsv", [Line("GET", "/hello")] * 8)
     result = load.run(server.url, plan, seconds=options.seconds, connections=options.connections)
-    return Row("ceiling: bare Starlette JSON", workers, result)
+    return Row("ceiling: bare Starlette JSON", workers, result, is_ceiling=True)
 
 
 def measure(

@@ -1,6 +1,7 @@
 -- Shared by steady.lua and once.lua: requests read from a plan file, one
--- request per line (method, path, bearer token, body; tab-separated, "-" for
--- none; four more fields pipeline a second request behind the first), answers
+-- request per line (method, path, bearer token, body, X-Forwarded-For;
+-- tab-separated, "-" for none; five more fields pipeline a second request
+-- behind the first), answers
 -- counted by status, and a JSON summary printed by done().
 --
 --   wrk -t2 -c64 -d10s -s bench/lua/steady.lua URL -- PLAN OK_STATUSES THREADS
@@ -29,9 +30,10 @@ local function split(line)
    return fields
 end
 
-local function format(method, path, token, body)
+local function format(method, path, token, body, client)
    local headers = {}
    if token ~= "-" then headers["Authorization"] = "Bearer " .. token end
+   if client ~= "-" then headers["X-Forwarded-For"] = client end
    if body == "-" then
       body = nil
    else
@@ -44,8 +46,8 @@ local function read_plan(path)
    local lines = {}
    for line in io.lines(path) do
       local f = split(line)
-      local text = format(f[1], f[2], f[3], f[4])
-      if f[5] ~= nil then text = text .. format(f[5], f[6], f[7], f[8]) end
+      local text = format(f[1], f[2], f[3], f[4], f[5])
+      if f[6] ~= nil then text = text .. format(f[6], f[7], f[8], f[9], f[10]) end
       table.insert(lines, text)
    end
    return lines
