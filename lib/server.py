@@ -92,7 +92,13 @@ def serve(*, host: str, port: int, workers: int) -> None:
     # has shut down gracefully; ending then with 0 says the stop was clean (as
     # `portal scheduler` does). Before uvicorn runs, SIGTERM ends the process too.
     signal.signal(signal.SIGTERM, _stopped)
-    options: dict[str, Any] = {
+    uvicorn.run("functions.router:create_app", **uvicorn_options(host, port, workers))
+
+
+def uvicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """How `portal serve` runs uvicorn; the benchmark serves its ceiling (a bare
+    Starlette endpoint) with the very same options."""
+    return {
         "factory": True,
         "host": host,
         "port": port,
@@ -105,4 +111,3 @@ def serve(*, host: str, port: int, workers: int) -> None:
         "server_header": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
-    uvicorn.run("functions.router:create_app", **options)
