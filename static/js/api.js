@@ -72,6 +72,9 @@ async function send(method, path, { body, signal, auth = true } = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "include",
+      // Revalidate every time: the portal answers a cheap 304 when the copy
+      // is current (ETag), and nobody sees a list older than their last click.
+      cache: "no-cache",
       signal,
     });
   } catch (cause) {
