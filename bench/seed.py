@@ -87,6 +87,7 @@ async def seed(url: str, sizes: Sizes, *, seed_value: int = 7) -> Seeded:
             await builder.write(conn, sizes)
     finally:
         await engine.dispose()
+    await analyze(url)
     return builder.seeded
 
 
@@ -102,6 +103,24 @@ async def add_courses(url: str, count: int, *, start: int, seed_value: int = 11)
             courses = [builder.course(start + n) for n in range(count)]
             await _insert(conn, Course, courses)
             await _insert(conn, CourseSession, builder.sessions_for(courses))
+    finally:
+        await engine.dispose()
+    await analyze(url)
+
+
+async def analyze(url: str) -> None:
+    """Statistics (and on PostgreSQL the trigram index's pending list merged),
+    as a database that grew by use has them: without them the planners may
+    pass over the search index right after a bulk load."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.exec_driver_sql("VACUUM ANALYZE")
+            else:
+                await conn.exec_driver_sql("ANALYZE")
+                await conn.commit()
     finally:
         await engine.dispose()
 
