@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.catalog.errors import CourseNotFound
 from functions.catalog.models import WEEKDAYS, EnrollmentStatus
-from functions.catalog.reads import SORT_COLUMNS, CatalogReads, CourseQuery, enrollment_record
+from functions.catalog.reads import SORT_COLUMNS, CatalogReads, enrollment_record
 from functions.catalog.records import EnrollmentRecord
+from functions.catalog.search_query import CourseQuery, catalog_page, shaped
 from functions.catalog.seats import require_course_staff
 from functions.catalog.service import CourseView, view_of
 from functions.catalog.validation import MAX_PRICE
@@ -55,7 +56,9 @@ async def list_courses(
 ) -> tuple[list[CourseView], str | None]:
     search = _search(query, viewer)
     student_id = viewer.id if viewer is not None and viewer.role == Role.STUDENT else None
-    rows = await CatalogReads(session).search(search, today=now.date(), student_id=student_id)
+    reads = CatalogReads(session)
+    shape, params = shaped(search, today=now.date(), dialect=reads.dialect, student_id=student_id)
+    rows = await reads.rows(catalog_page(shape), params)
     column = SORT_COLUMNS[search.sort].name
     page, next_cursor = SORT_KEYS[search.sort].page(
         rows, query.limit, lambda row: (row._mapping[column], row.id)

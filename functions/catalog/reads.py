@@ -7,20 +7,17 @@ No statement runs per row, so a page of 100 costs what a page of 1 does."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
-    and_,
+    bindparam,
     case,
     column,
-    exists,
     func,
-    literal_column,
     or_,
     select,
     table,
@@ -35,9 +32,8 @@ from functions.catalog.records import (
     MineRecord,
     sessions_from_json,
 )
-from functions.catalog.repository import status_condition
-from functions.catalog.search_index import MIN_INDEXED_LENGTH, SEARCH_TABLE
-from lib.db import dialect_of, escape_like, json_rows
+from functions.catalog.search_index import SEARCH_TABLE
+from lib.db import dialect_of, json_rows
 from lib.pagination import after as past
 
 courses = Course.__table__
@@ -85,21 +81,24 @@ def sessions_json(dialect: str) -> ColumnElement[Any]:
     )
 
 
-def course_select(dialect: str, *, student_id: str | None) -> Select[Any]:
+@lru_cache(maxsize=8)
+def course_select(dialect: str, *, signed_in: bool) -> Select[Any]:
     """Courses with the instructor's name, the waitlist's length, the sessions
-    and, for a student, their own enrollment and place in line."""
+    and, for a student (the `student_id` parameter), their own enrollment and
+    place in line. Built once per shape: building a statement costs more than
+    running it, so every read here is a template with bound parameters."""
     statement = select(
         *COURSE_COLUMNS,
         users.c.full_name.label("instructor_name"),
         waitlist_length(courses.c.id).label("waitlist_length"),
         sessions_json(dialect).label("sessions"),
     ).select_from(courses.join(users, users.c.id == courses.c.instructor_id))
-    if student_id is None:
+    if not signed_in:
         return statement
-    return _with_mine(statement, student_id)
+    return _with_mine(statement, bindparam("student_id"))
 
 
-def _with_mine(statement: Select[Any], student_id: str) -> Select[Any]:
+def _with_mine(statement: Select[Any], student_id: Any) -> Select[Any]:
     mine, other = enrollments.alias("mine"), enrollments.alias("other")
     pick = (
         select(other.c.id)
@@ -166,66 +165,29 @@ def mine_record(row: Row[Any]) -> MineRecord | None:
     return MineRecord(row.mine_id, row.mine_status, row.mine_due_at, row.mine_payment_id)
 
 
-# --- filters ---------------------------------------------------------------------------
+# A cursor's two values (the sort key, then the id), as parameters.
+AFTER: tuple[Any, ...] = (bindparam("after_0"), bindparam("after_1"))
 
 
-@dataclass(frozen=True)
-class CourseQuery:
-    text: str | None = None
-    instructor_id: str | None = None
-    status: str | None = None
-    weekday: int | None = None
-    min_price: int | None = None
-    max_price: int | None = None
-    include_archived: bool = False
-    sort: str = "code"
-    descending: bool = False
-    after: tuple[Any, ...] | None = None
-    limit: int = 20
+@lru_cache(maxsize=8)
+def _courses_by_id(dialect: str, *, signed_in: bool) -> Select[Any]:
+    statement = course_select(dialect, signed_in=signed_in)
+    return statement.where(courses.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def text_condition(dialect: str, text: str) -> ColumnElement[bool]:
-    """Case-insensitive substring of the code, title, description or the
-    instructor's name, found through the search index (see search_index)."""
-    lowered = text.lower()
-    if dialect == "sqlite" and len(lowered) >= MIN_INDEXED_LENGTH:
-        phrase = '"' + lowered.replace('"', '""') + '"'
-        matching: Select[Any] = select(search_table.c.course_id).where(
-            literal_column(SEARCH_TABLE).op("MATCH")(phrase)
-        )
-        return courses.c.id.in_(matching)
-    # PostgreSQL's trigram index serves LIKE itself; on SQLite a query of
-    # one or two characters scans the one column.
-    return courses.c.search_text.like("%" + escape_like(lowered) + "%", escape="\\")
-
-
-def filtered(
-    statement: Select[Any], query: CourseQuery, *, today: date, dialect: str
-) -> Select[Any]:
-    c = courses.c
-    conditions: list[ColumnElement[bool]] = []
-    if not query.include_archived:
-        conditions.append(c.archived_at.is_(None))
-    if query.text:
-        conditions.append(text_condition(dialect, query.text))
-    if query.instructor_id:
-        conditions.append(c.instructor_id == query.instructor_id)
-    if query.status:
-        conditions.append(status_condition(query.status, today))
-    if query.weekday is not None:
-        s = course_sessions.c
-        conditions.append(
-            exists(select(s.id).where(s.course_id == c.id, s.weekday == query.weekday))
-        )
-    if query.min_price is not None:
-        conditions.append(c.price_amount >= query.min_price)
-    if query.max_price is not None:
-        conditions.append(c.price_amount <= query.max_price)
-    column = SORT_COLUMNS[query.sort]
-    if (beyond := past((column, c.id), query.after, descending=query.descending)) is not None:
-        conditions.append(beyond)
-    order = (column.desc(), c.id.desc()) if query.descending else (column, c.id)
-    return statement.where(and_(True, *conditions)).order_by(*order).limit(query.limit)
+@lru_cache(maxsize=8)
+def _enrollments_of(dialect: str, *, after: bool) -> Select[Any]:
+    e = enrollments.c
+    statement = (
+        course_select(dialect, signed_in=False)
+        .add_columns(*ENROLLMENT_COLUMNS, place_in_line(enrollments).label("position"))
+        .join(enrollments, e.course_id == courses.c.id)
+        .where(e.student_id == bindparam("student_id"))
+    )
+    if after and (beyond := past((e.created_at, e.id), AFTER, descending=True)) is not None:
+        statement = statement.where(beyond)
+    order = (e.created_at.desc(), e.id.desc())
+    return statement.order_by(*order).limit(bindparam("limit"))
 
 
 class CatalogReads:
@@ -233,25 +195,22 @@ class CatalogReads:
         self.session = session
         self.dialect = dialect_of(session)
 
-    async def _rows(self, statement: Select[Any]) -> Sequence[Row[Any]]:
+    async def rows(
+        self, statement: Select[Any], params: dict[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
         connection = await self.session.connection()
-        result = await connection.execute(statement)
+        result = await connection.execute(statement, params or {})
         rows: Sequence[Row[Any]] = result.all()
         return rows
-
-    async def search(
-        self, query: CourseQuery, *, today: date, student_id: str | None
-    ) -> Sequence[Row[Any]]:
-        statement = course_select(self.dialect, student_id=student_id)
-        return await self._rows(filtered(statement, query, today=today, dialect=self.dialect))
 
     async def courses(
         self, course_ids: Sequence[str], *, student_id: str | None
     ) -> Sequence[Row[Any]]:
         if not course_ids:
             return []
-        statement = course_select(self.dialect, student_id=student_id)
-        return await self._rows(statement.where(courses.c.id.in_(list(course_ids))))
+        statement = _courses_by_id(self.dialect, signed_in=student_id is not None)
+        params = {"ids": list(course_ids), "student_id": student_id}
+        return await self.rows(statement, params)
 
     async def timetable(
         self, student_id: str, *, cart: Select[Any], besides: str
@@ -279,27 +238,21 @@ class CatalogReads:
             or_(courses.c.id.in_(live), courses.c.id.in_(cart)),
             courses.c.id != besides,
         )
-        return await self._rows(statement.order_by(courses.c.code))
+        return await self.rows(statement.order_by(courses.c.code))
 
     async def enrollments_of(
         self, student_id: str, *, after: tuple[Any, ...] | None, limit: int
     ) -> Sequence[Row[Any]]:
         """The student's enrollments, newest first, each with its course."""
-        e = enrollments.c
-        statement = (
-            course_select(self.dialect, student_id=None)
-            .add_columns(*ENROLLMENT_COLUMNS, place_in_line(enrollments).label("position"))
-            .join(enrollments, e.course_id == courses.c.id)
-            .where(e.student_id == student_id)
-        )
-        if (beyond := past((e.created_at, e.id), after, descending=True)) is not None:
-            statement = statement.where(beyond)
-        return await self._rows(statement.order_by(e.created_at.desc(), e.id.desc()).limit(limit))
+        params: dict[str, Any] = {"student_id": student_id, "limit": limit}
+        if after is not None:
+            params.update(after_0=after[0], after_1=after[1])
+        return await self.rows(_enrollments_of(self.dialect, after=after is not None), params)
 
     async def course_staff(self, course_id: str) -> Row[Any] | None:
         """Who teaches the course, and its code."""
         statement = select(courses.c.instructor_id, courses.c.code).where(courses.c.id == course_id)
-        rows = await self._rows(statement)
+        rows = await self.rows(statement)
         return rows[0] if rows else None
 
     async def roster(
@@ -326,4 +279,4 @@ class CatalogReads:
         if (beyond := past((u.username,), after)) is not None:
             statement = statement.where(beyond)
         statement = statement.order_by(u.username)
-        return await self._rows(statement if limit is None else statement.limit(limit))
+        return await self.rows(statement if limit is None else statement.limit(limit))

@@ -21,7 +21,7 @@ from lib.db import rowcount
 from lib.pagination import after as past
 
 
-def open_for_enrollment(today: date) -> ColumnElement[bool]:
+def open_for_enrollment(today: date | ColumnElement[date]) -> ColumnElement[bool]:
     return and_(
         Course.archived_at.is_(None),
         Course.enrollment_opens_on <= today,
@@ -29,7 +29,7 @@ def open_for_enrollment(today: date) -> ColumnElement[bool]:
     )
 
 
-def status_condition(status: str, today: date) -> ColumnElement[bool]:
+def status_condition(status: str, today: date | ColumnElement[date]) -> ColumnElement[bool]:
     accepting = open_for_enrollment(today)
     if status == "open":
         return and_(accepting, Course.seats_taken < Course.capacity)
