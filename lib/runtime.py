@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -23,10 +23,23 @@ from lib.throttle import Throttle
 
 
 @dataclass(frozen=True)
+class Profile:
+    """The caller's account as read to authenticate them: "who am I" answers
+    from it without reading the row a second time."""
+
+    email: str
+    full_name: str
+    email_verified: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class CurrentUser:
     id: str
     username: str
     role: Role
+    # None for a caller made up outside a request (jobs, tests).
+    profile: Profile | None = field(default=None, compare=False)
 
 
 # (session, user id, when the access token was issued) -> the caller, or None
@@ -67,3 +80,4 @@ class Portal:
             await self.simulator.close()
         await self.throttle.close()
         await self.engine.dispose()
+        self.passwords.close()
