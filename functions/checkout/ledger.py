@@ -96,4 +96,4 @@ async def close_unseated(session: AsyncSession, payment_id: str, *, now: datetim
 
 
 async def cart_course_ids(session: AsyncSession, student_id: str) -> list[str]:
-    return [item.course_id for item in await CartRepository(session).items(student_id)]
+    return await CartRepository(session).course_ids(student_id)
