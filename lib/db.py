@@ -25,7 +25,15 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Reads from memory-mapped pages skip a copy through SQLite's page cache.
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+# A read-only transaction on one snapshot (on SQLite a deferred BEGIN): an
+# export reads every table at the same moment.
 READ_ONLY_OPTION = "portal_read_only"
+# A request's reads on SQLite: no BEGIN, each statement reads the latest
+# commit on its own. A read path is one or two statements; a transaction
+# around them would cost three more round trips to the driver's thread.
+STATEMENT_READS_OPTION = "portal_statement_reads"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -178,12 +186,17 @@ def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin)
+        _skip_idle_transaction_ends(engine.sync_engine.dialect)
         return engine
     # Several server processes share one PostgreSQL (100 connections by
     # default): keep each process's share small; tune with the environment.
     kwargs.setdefault("pool_size", int(os.environ.get("PORTAL_DB_POOL_SIZE", "5")))
     kwargs.setdefault("max_overflow", int(os.environ.get("PORTAL_DB_MAX_OVERFLOW", "10")))
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip on every checkout. A connection the
+    # server dropped fails its statement once and the pool is invalidated
+    # (SQLAlchemy's disconnect handling); idle ones are replaced before any
+    # server or proxy timeout is likely to have closed them.
+    kwargs.setdefault("pool_recycle", int(os.environ.get("PORTAL_DB_POOL_RECYCLE", "1800")))
     return create_async_engine(url, **kwargs)
 
 
@@ -201,6 +214,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cursor.close()
 
 
@@ -209,16 +223,46 @@ def _unicode_lower(value: object) -> object:
 
 
 def _begin(connection: Any) -> None:
-    if connection.get_execution_options().get(READ_ONLY_OPTION):
+    options = connection.get_execution_options()
+    if options.get(STATEMENT_READS_OPTION):
+        return
+    if options.get(READ_ONLY_OPTION):
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _skip_idle_transaction_ends(dialect: Dialect) -> None:
+    """COMMIT and ROLLBACK only when SQLite has a transaction open.
+
+    Each call to aiosqlite is a trip to its thread and back. A request's reads
+    open no transaction (above), and the pool rolls back every connection it
+    takes back, even one whose transaction already ended: both trips are
+    skipped when there is nothing to end."""
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        if dbapi_connection.driver_connection.in_transaction:
+            commit(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if dbapi_connection.driver_connection.in_transaction:
+            rollback(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
 def create_sessionmaker(
     engine: AsyncEngine, *, read_only: bool = False
 ) -> async_sessionmaker[AsyncSession]:
-    # On SQLite a read-only session begins a deferred transaction so that
-    # readers never queue behind writers (WAL lets them read concurrently).
-    bind = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
+    # A request's reads run without a transaction around them, each statement
+    # on the latest commit: readers never queue behind writers, and neither
+    # backend pays for BEGIN and COMMIT (on PostgreSQL two more round trips,
+    # on SQLite three more trips to aiosqlite's thread).
+    bind = engine
+    if read_only and engine.dialect.name == "postgresql":
+        bind = engine.execution_options(isolation_level="AUTOCOMMIT")
+    elif read_only:
+        bind = engine.execution_options(**{STATEMENT_READS_OPTION: True})
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=True)

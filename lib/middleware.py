@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Iterable
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lib.errors import PayloadTooLarge
@@ -96,9 +96,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def _security_headers(
-    path: str, *, production: bool, cacheable: bool = False
-) -> list[tuple[bytes, bytes]]:
+def _security_headers(*, production: bool, api: bool) -> list[tuple[bytes, bytes]]:
     extra = [
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -110,71 +108,101 @@ def _security_headers(
     if production:
         extra.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
     # An API answer is not kept anywhere unless its endpoint said how (lib.httpcache).
-    if path.startswith("/api/") and not cacheable:
+    if api:
         extra.append((b"cache-control", b"no-store"))
     return extra
 
 
+# One line per request, formatted only when the access log is on. The request
+# id and the method hold no character JSON escapes (the id is checked above,
+# a method is an HTTP token); the path and the client are encoded.
+_ACCESS_LINE = (
+    '{"event": "http.request", "request_id": "%s", "method": "%s", "path": %s, '
+    '"status": %d, "duration_ms": %.2f, "client": %s}'
+)
+
+
 class RequestContextMiddleware:
-    """Request id, one JSON access-log line, security headers, HTTPS in production."""
+    """Request id, one JSON access-log line, security headers, HTTPS in production.
+
+    It runs on every request, so it does the least it can: the two headers it
+    needs are picked from the raw list, the security headers are built once."""
 
     def __init__(self, app: ASGIApp, *, production: bool) -> None:
         self.app = app
         self.production = production
+        self._api_headers = _security_headers(production=production, api=True)
+        self._site_headers = _security_headers(production=production, api=False)
+
+    def _extra(
+        self, path: str, own: Iterable[tuple[bytes, bytes]], request_id: str
+    ) -> list[tuple[bytes, bytes]]:
+        """The headers every answer gets; an API answer that says how it may be
+        kept (its own Cache-Control) gets the site's, without `no-store`."""
+        api = path.startswith("/api/") and not _has_header(own, b"cache-control")
+        return [
+            (b"x-request-id", request_id.encode()),
+            *(self._api_headers if api else self._site_headers),
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        incoming = headers.get("x-request-id", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        incoming = _header(scope["headers"], b"x-request-id")
+        request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
-
         started = time.perf_counter()
-        status_holder: dict[str, int | None] = {"status": None}
+        status = 0
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                headers = list(message.get("headers", []))
-                cacheable = any(k.lower() == b"cache-control" for k, _ in headers)
-                extra = [(b"x-request-id", request_id.encode())]
-                extra += _security_headers(
-                    scope["path"], production=self.production, cacheable=cacheable
-                )
-                message["headers"] = headers + extra
+                status = message["status"]
+                own = list(message.get("headers", ()))
+                message["headers"] = [*own, *self._extra(scope["path"], own, request_id)]
             await send(message)
 
         if self.production and scope.get("scheme") == "http" and not _is_health_check(scope):
             # The redirect carries the request id and headers like any answer.
-            await _redirect_to_https(scope, headers, send_with_headers)
+            await _redirect_to_https(scope, send_with_headers)
             return
-
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception:
             # A failure outside any endpoint (which renders its own): the client
             # still gets the one error shape, with this request's id, and the
             # server re-raises so that its log has the traceback.
-            if status_holder["status"] is None:
+            if not status:
                 await render_error(InternalError())(scope, receive, send_with_headers)
             raise
         finally:
-            client = scope.get("client")
-            access_log.info(
-                json.dumps(
-                    {
-                        "event": "http.request",
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status_holder["status"] or 500,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "client": client[0] if client else None,
-                    }
-                )
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                _log_access(scope, request_id, status or 500, started)
+
+
+def _has_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bool:
+    return any(key.lower() == name for key, _ in headers)
+
+
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _log_access(scope: Scope, request_id: str, status: int, started: float) -> None:
+    client = scope.get("client")
+    access_log.info(
+        _ACCESS_LINE,
+        request_id,
+        scope["method"],
+        orjson.dumps(scope["path"]).decode(),
+        status,
+        (time.perf_counter() - started) * 1000,
+        orjson.dumps(client[0] if client else None).decode(),
+    )
 
 
 HEALTH_CHECK_PATH = "/api/health"
@@ -186,8 +214,8 @@ def _is_health_check(scope: Scope) -> bool:
     return scope["path"] == HEALTH_CHECK_PATH and scope["method"] in {"GET", "HEAD"}
 
 
-async def _redirect_to_https(scope: Scope, headers: dict[str, str], send: Send) -> None:
-    host = headers.get("host", "")
+async def _redirect_to_https(scope: Scope, send: Send) -> None:
+    host = _header(scope["headers"], b"host")
     query = scope.get("query_string", b"").decode("latin-1")
     location = f"https://{host}{scope['path']}" + (f"?{query}" if query else "")
     await send(

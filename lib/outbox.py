@@ -18,6 +18,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbox_messages_recipient_created_at", "recipient_id", "created_at"),
+        # The unread count, asked on every page change, is read from this alone.
+        Index("ix_outbox_messages_recipient_read_at", "recipient_id", "read_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

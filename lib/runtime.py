@@ -24,10 +24,23 @@ from lib.throttle import Throttle
 
 
 @dataclass(frozen=True)
+class Profile:
+    """The caller's account as read to authenticate them: "who am I" answers
+    from it without reading the row a second time."""
+
+    email: str
+    full_name: str
+    email_verified: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class CurrentUser:
     id: str
     username: str
     role: Role
+    # None for a caller made up outside a request (jobs, tests).
+    profile: Profile | None = field(default=None, compare=False)
 
 
 # (session, user id, when the access token was issued) -> the caller, or None
@@ -70,3 +83,4 @@ class Portal:
             await self.simulator.close()
         await self.throttle.close()
         await self.engine.dispose()
+        self.passwords.close()

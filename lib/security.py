@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import gzip
 import hashlib
+import os
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
-import anyio.to_thread
 import jwt
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from lib.errors import NotAuthenticated
+
+T = TypeVar("T")
 
 JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "student-portal"
@@ -38,10 +43,28 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-class PasswordHashing:
-    """Argon2id hashing, run in a worker thread so it never stalls the event loop."""
+def hashing_threads() -> int:
+    """As many hashing threads as the process may use cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
-    def __init__(self, *, time_cost: int, memory_cost: int, parallelism: int) -> None:
+
+class PasswordHashing:
+    """Argon2id hashing in a bounded pool of its own threads, off the event loop.
+
+    Argon2id is slow on purpose and needs a core for as long as it runs. A
+    storm of sign-ins would otherwise take all of anyio's default threads
+    (which Starlette's file responses also use) and leave the event loop a
+    sliver of the CPU: here at most `threads` hashes run at once, the rest
+    wait their turn without holding anything else."""
+
+    def __init__(
+        self, *, time_cost: int, memory_cost: int, parallelism: int, threads: int | None = None
+    ) -> None:
+        self.threads = threads or hashing_threads()
+        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="argon2")
         self._hasher = PasswordHasher(
             time_cost=time_cost,
             memory_cost=memory_cost,
@@ -53,12 +76,16 @@ class PasswordHashing:
         self._decoy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._hasher.hash, password)
+        return await self._run(self._hasher.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
-        return await anyio.to_thread.run_sync(
-            self._verify_sync, password_hash or self._decoy_hash, password
-        )
+        return await self._run(self._verify_sync, password_hash or self._decoy_hash, password)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, work: Callable[..., T], *args: str) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._hasher.check_needs_rehash(password_hash)

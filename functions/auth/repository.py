@@ -2,17 +2,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import RowMapping, Table, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth.models import AccountToken, RefreshToken, User
 from lib.db import escape_like, rowcount
 
+_users = cast(Table, User.__table__)
+# The columns that authenticate a caller and answer "who am I".
+_CALLER = select(
+    _users.c.id,
+    _users.c.username,
+    _users.c.role,
+    _users.c.email,
+    _users.c.full_name,
+    _users.c.email_verified_at,
+    _users.c.created_at,
+    _users.c.sessions_ended_at,
+)
+
 
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def active_caller(self, user_id: str) -> RowMapping | None:
+        """An active account's caller columns, in one statement (every request)."""
+        query = _CALLER.where(_users.c.id == user_id, _users.c.is_active.is_(True))
+        return (await self.session.execute(query)).mappings().first()
 
     async def get(self, user_id: str) -> User | None:
         return await self.session.get(User, user_id)

@@ -146,7 +146,7 @@ async def logout(call: Call[None]) -> Response:
 
 @endpoint(SIGNED_IN, response=UserEnvelope, summary="Who am I")
 async def me(call: Call[None]) -> UserEnvelope:
-    return UserEnvelope(user=UserOut.of(await service.get_user(call.session, call.me.id)))
+    return UserEnvelope(user=UserOut.of_caller(call.me, await service.me(call.session, call.me)))
 
 
 @endpoint(

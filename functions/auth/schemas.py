@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from functions.auth.models import User
+from lib.runtime import CurrentUser, Profile
 from lib.schemas import Body
 
 RoleName = Literal["student", "instructor", "admin"]
@@ -77,6 +78,20 @@ class UserOut(BaseModel):
             is_active=user.is_active,
             email_verified=user.email_verified_at is not None,
             created_at=user.created_at,
+        )
+
+    @classmethod
+    def of_caller(cls, caller: CurrentUser, profile: Profile) -> UserOut:
+        # An authenticated caller's account is active: inactive ones are refused.
+        return cls(
+            id=caller.id,
+            username=caller.username,
+            email=profile.email,
+            full_name=profile.full_name,
+            role=caller.role.value,
+            is_active=True,
+            email_verified=profile.email_verified,
+            created_at=profile.created_at,
         )
 
 

@@ -21,7 +21,7 @@ from functions.auth.repository import RefreshTokenRepository, UserRepository
 from functions.messages.notices import Welcome, notify
 from lib.errors import Invalid, NotFound
 from lib.pagination import CursorKey
-from lib.runtime import CurrentUser, Portal
+from lib.runtime import CurrentUser, Portal, Profile
 from lib.security import Role, password_problem, token_digest
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_.-]{3,32}$")
@@ -174,15 +174,31 @@ async def has_users(session: AsyncSession) -> bool:
 async def load_active_user(
     session: AsyncSession, user_id: str, issued_at: datetime
 ) -> CurrentUser | None:
-    user = await UserRepository(session).get(user_id)
-    if user is None or not user.is_active:
+    """The caller of a request: one statement, no ORM object."""
+    row = await UserRepository(session).active_caller(user_id)
+    if row is None:
         return None
-    ended = user.sessions_ended_at
+    ended = row["sessions_ended_at"]
     # Tokens carry whole seconds: one issued in the second the sessions ended
     # is still taken (the web app's own fresh token may be one of them).
     if ended is not None and issued_at < ended.replace(microsecond=0):
         return None
-    return CurrentUser(id=user.id, username=user.username, role=Role(user.role))
+    profile = Profile(
+        email=row["email"],
+        full_name=row["full_name"],
+        email_verified=row["email_verified_at"] is not None,
+        created_at=row["created_at"],
+    )
+    return CurrentUser(row["id"], row["username"], Role(row["role"]), profile=profile)
+
+
+async def me(session: AsyncSession, caller: CurrentUser) -> Profile:
+    """Who the caller is: as read when they were authenticated, at no cost."""
+    if caller.profile is not None:
+        return caller.profile
+    user = await get_user(session, caller.id)
+    verified = user.email_verified_at is not None
+    return Profile(user.email, user.full_name, verified, user.created_at)
 
 
 async def get_user(session: AsyncSession, user_id: str) -> User:

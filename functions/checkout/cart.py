@@ -12,7 +12,6 @@ from functions.catalog import service as catalog
 from functions.catalog.models import LIVE_STATUSES
 from functions.catalog.service import Clash, CourseView
 from functions.checkout.errors import AlreadyInCart, NotInCart
-from functions.checkout.models import CartItem
 from functions.checkout.repository import CartRepository
 
 
@@ -32,17 +31,25 @@ def _enrolled(view: CourseView) -> bool:
 
 async def _in_cart(session: AsyncSession, student_id: str, *, now: datetime) -> list[CourseView]:
     """The cart's courses, in the order they were added, as the student sees them."""
-    items = await CartRepository(session).items(student_id)
-    views = await catalog.course_views(
-        session, [i.course_id for i in items], now=now, student_id=student_id
-    )
-    return [views[i.course_id] for i in items if i.course_id in views]
+    course_ids = await CartRepository(session).course_ids(student_id)
+    views = await catalog.course_views(session, course_ids, now=now, student_id=student_id)
+    return [views[course_id] for course_id in course_ids if course_id in views]
 
 
 async def get_cart(session: AsyncSession, student_id: str, *, now: datetime) -> Cart:
     """Read only: a course enrolled meanwhile is left out here and leaves the
     cart on the next change to it."""
-    courses = [v for v in await _in_cart(session, student_id, now=now) if not _enrolled(v)]
+    return await _current(session, student_id, now=now, prune=False)
+
+
+async def _current(session: AsyncSession, student_id: str, *, now: datetime, prune: bool) -> Cart:
+    """The cart as it stands, read once; with `prune`, the courses enrolled
+    meanwhile leave it."""
+    courses = await _in_cart(session, student_id, now=now)
+    stale = [v.course.id for v in courses if _enrolled(v)]
+    if prune and stale:
+        await CartRepository(session).remove(student_id, stale)
+    courses = [v for v in courses if not _enrolled(v)]
     currencies = {v.course.currency for v in courses}
     found = await catalog.clashes(
         session, student_id=student_id, course_ids=[v.course.id for v in courses]
@@ -67,12 +74,11 @@ async def add_to_cart(
     session: AsyncSession, student_id: str, course_id: str, *, now: datetime
 ) -> Cart:
     await catalog.check_enrollable(session, student_id=student_id, course_id=course_id, now=now)
-    cart = CartRepository(session)
-    if await cart.has(student_id, course_id):
+    if not await CartRepository(session).add(student_id, course_id, now=now):
         raise AlreadyInCart()
-    await prune(session, student_id, now=now)
-    await cart.add(CartItem(student_id=student_id, course_id=course_id, added_at=now))
-    return await get_cart(session, student_id, now=now)
+    # The course just checked is enrollable, so pruning after adding it
+    # leaves it in; the cart is read once for both.
+    return await _current(session, student_id, now=now, prune=True)
 
 
 async def remove_from_cart(
@@ -80,5 +86,4 @@ async def remove_from_cart(
 ) -> Cart:
     if not await CartRepository(session).remove(student_id, [course_id]):
         raise NotInCart()
-    await prune(session, student_id, now=now)
-    return await get_cart(session, student_id, now=now)
+    return await _current(session, student_id, now=now, prune=True)

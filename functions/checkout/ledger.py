@@ -104,4 +104,4 @@ def cart_course_ids_select(student_id: str) -> Select[Any]:
 
 
 async def cart_course_ids(session: AsyncSession, student_id: str) -> list[str]:
-    return [item.course_id for item in await CartRepository(session).items(student_id)]
+    return await CartRepository(session).course_ids(student_id)

@@ -7,9 +7,11 @@ due, and the expiry job ends it and frees its seats when it falls due."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +27,7 @@ from functions.checkout.errors import (
     PaymentNotFound,
     PaymentNotPayable,
 )
-from functions.checkout.models import Payment, PaymentItem, PaymentStatus
+from functions.checkout.models import Payment, PaymentStatus
 from functions.checkout.repository import CartRepository, PaymentRepository
 from lib.errors import Invalid
 from lib.pagination import CursorKey
@@ -38,10 +40,57 @@ P = PaymentStatus
 NEWEST_FIRST = CursorKey(datetime, str)
 
 
+class PaymentFields(Protocol):
+    """What an answer shows of a payment: a row read for it, or the ORM object
+    a write path holds."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def receipt_number(self) -> str: ...
+    @property
+    def student_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def checkout_session_id(self) -> str | None: ...
+    @property
+    def checkout_url(self) -> str | None: ...
+    @property
+    def processing(self) -> bool: ...
+    @property
+    def refunded_amount(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def paid_at(self) -> datetime | None: ...
+    @property
+    def refunded_at(self) -> datetime | None: ...
+
+
+class ItemFields(Protocol):
+    @property
+    def course_id(self) -> str: ...
+    @property
+    def enrollment_id(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def refunded(self) -> bool: ...
+
+
 @dataclass
 class PaymentView:
-    payment: Payment
-    items: list[PaymentItem]
+    payment: PaymentFields
+    items: Sequence[ItemFields]
 
 
 @dataclass
@@ -188,16 +237,24 @@ async def pay_for_hold(portal: Portal, student: CurrentUser, enrollment_id: str)
 
 async def _owned(payments: PaymentRepository, actor: CurrentUser, payment_id: str) -> Payment:
     payment = await payments.get(payment_id)
-    if payment is None or (actor.role != Role.ADMIN and payment.student_id != actor.id):
-        # Someone else's payment does not exist, as far as they can tell.
+    if payment is None or not _may_see(actor, payment.student_id):
         raise PaymentNotFound()
     return payment
 
 
+def _may_see(actor: CurrentUser, student_id: str) -> bool:
+    # Someone else's payment does not exist, as far as they can tell.
+    return actor.role == Role.ADMIN or student_id == actor.id
+
+
 async def get_payment(session: AsyncSession, actor: CurrentUser, payment_id: str) -> PaymentView:
+    """Read as rows: the payment, then its items (two statements)."""
     payments = PaymentRepository(session)
-    payment = await _owned(payments, actor, payment_id)
-    return PaymentView(payment, await payments.items(payment.id))
+    row = await payments.row(payment_id)
+    if row is None or not _may_see(actor, row.student_id):
+        raise PaymentNotFound()
+    items = await payments.item_rows([row.id])
+    return PaymentView(row, items.get(row.id, []))
 
 
 async def list_payments(
@@ -216,12 +273,12 @@ async def list_payments(
     if actor.role != Role.ADMIN:
         student_id = actor.id
     payments = PaymentRepository(session)
-    rows = await payments.search(
+    rows = await payments.page(
         student_id=student_id,
         status=status or None,
         after=NEWEST_FIRST.decode(cursor),
         limit=limit + 1,
     )
     page, next_cursor = NEWEST_FIRST.page(rows, limit, lambda p: (p.created_at, p.id))
-    items = await payments.items_for([p.id for p in page])
+    items = await payments.item_rows([p.id for p in page])
     return [PaymentView(p, items.get(p.id, [])) for p in page], next_cursor

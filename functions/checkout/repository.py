@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Row, Select, Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,8 +18,10 @@ from functions.checkout.models import (
     Refund,
     RefundStatus,
 )
-from lib.db import insert_for, rowcount
+from lib.db import insert_for, new_id, rowcount
 from lib.pagination import after as past
+
+_cart = cast(Table, CartItem.__table__)
 
 
 class CartRepository:
@@ -30,25 +32,22 @@ class CartRepository:
     def course_ids_of(student_id: str) -> Select[Any]:
         return select(CartItem.course_id).where(CartItem.student_id == student_id)
 
-    async def items(self, student_id: str) -> list[CartItem]:
+    async def course_ids(self, student_id: str) -> list[str]:
+        """The cart's courses, in the order they were added."""
         result = await self.session.execute(
-            select(CartItem)
-            .where(CartItem.student_id == student_id)
-            .order_by(CartItem.added_at, CartItem.id)
+            select(_cart.c.course_id)
+            .where(_cart.c.student_id == student_id)
+            .order_by(_cart.c.added_at, _cart.c.id)
         )
-        return list(result.scalars().all())
+        return list(result.scalars())
 
-    async def has(self, student_id: str, course_id: str) -> bool:
-        result = await self.session.execute(
-            select(CartItem.id).where(
-                CartItem.student_id == student_id, CartItem.course_id == course_id
-            )
+    async def add(self, student_id: str, course_id: str, *, now: datetime) -> bool:
+        """False when the course is in the cart already (the unique key decides)."""
+        statement = insert_for(self.session)(CartItem).values(
+            id=new_id(), student_id=student_id, course_id=course_id, added_at=now
         )
-        return result.first() is not None
-
-    async def add(self, item: CartItem) -> None:
-        self.session.add(item)
-        await self.session.flush()
+        statement = statement.on_conflict_do_nothing(index_elements=["student_id", "course_id"])
+        return rowcount(await self.session.execute(statement)) == 1
 
     async def remove(self, student_id: str, course_ids: Sequence[str]) -> int:
         if not course_ids:
@@ -64,9 +63,61 @@ class CartRepository:
         await self.session.execute(delete(CartItem).where(CartItem.student_id == student_id))
 
 
+AnyRow = Row[*tuple[Any, ...]]
+_payments = cast(Table, Payment.__table__)
+_items = cast(Table, PaymentItem.__table__)
+# What an answer shows of a payment's items.
+_ITEM = select(
+    _items.c.payment_id,
+    _items.c.course_id,
+    _items.c.enrollment_id,
+    _items.c.description,
+    _items.c.amount,
+    _items.c.refunded,
+)
+
+
 class PaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    # --- read paths: Core rows, no ORM objects ---------------------------------
+
+    async def row(self, payment_id: str) -> AnyRow | None:
+        result = await self.session.execute(select(_payments).where(_payments.c.id == payment_id))
+        return result.first()
+
+    async def item_rows(self, payment_ids: Sequence[str]) -> dict[str, list[AnyRow]]:
+        """The items of every payment asked about, in one statement."""
+        if not payment_ids:
+            return {}
+        query = _ITEM.where(_items.c.payment_id.in_(payment_ids)).order_by(_items.c.id)
+        grouped: dict[str, list[AnyRow]] = {pid: [] for pid in payment_ids}
+        for item in await self.session.execute(query):
+            grouped[item.payment_id].append(item)
+        return grouped
+
+    async def page(
+        self,
+        *,
+        student_id: str | None,
+        status: str | None,
+        after: tuple[Any, ...] | None,
+        limit: int,
+    ) -> list[AnyRow]:
+        """Newest first, by (created_at, id)."""
+        query = select(_payments)
+        if student_id:
+            query = query.where(_payments.c.student_id == student_id)
+        if status:
+            query = query.where(_payments.c.status == status)
+        newest_first = (_payments.c.created_at, _payments.c.id)
+        if (beyond := past(newest_first, after, descending=True)) is not None:
+            query = query.where(beyond)
+        query = query.order_by(_payments.c.created_at.desc(), _payments.c.id.desc()).limit(limit)
+        return list(await self.session.execute(query))
+
+    # --- write paths --------------------------------------------------------------
 
     async def add(self, payment: Payment, items: Sequence[PaymentItem]) -> bool:
         """False when the receipt number is taken already (the caller draws another)."""
@@ -105,17 +156,6 @@ class PaymentRepository:
             .execution_options(populate_existing=True)
         )
         return list(result.scalars().all())
-
-    async def items_for(self, payment_ids: Sequence[str]) -> dict[str, list[PaymentItem]]:
-        if not payment_ids:
-            return {}
-        result = await self.session.execute(
-            select(PaymentItem).where(PaymentItem.payment_id.in_(payment_ids))
-        )
-        grouped: dict[str, list[PaymentItem]] = {pid: [] for pid in payment_ids}
-        for item in result.scalars():
-            grouped[item.payment_id].append(item)
-        return grouped
 
     async def move(
         self,
@@ -197,25 +237,6 @@ class PaymentRepository:
         await self.session.execute(
             update(PaymentItem).where(PaymentItem.id == item_id).values(refunded=True)
         )
-
-    async def search(
-        self,
-        *,
-        student_id: str | None,
-        status: str | None,
-        after: tuple[Any, ...] | None,
-        limit: int,
-    ) -> list[Payment]:
-        """Newest first, by (created_at, id)."""
-        query = select(Payment)
-        if student_id:
-            query = query.where(Payment.student_id == student_id)
-        if status:
-            query = query.where(Payment.status == status)
-        if (beyond := past((Payment.created_at, Payment.id), after, descending=True)) is not None:
-            query = query.where(beyond)
-        query = query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
-        return list((await self.session.execute(query)).scalars().all())
 
 
 class RefundRepository:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import RowMapping, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.db import rowcount
@@ -13,6 +14,11 @@ from lib.outbox import OutboxMessage
 from lib.pagination import after as past
 
 NEWEST_FIRST = (OutboxMessage.created_at, OutboxMessage.id)
+_outbox = OutboxMessage.__table__.c
+# What a person's list shows of a notification.
+_NOTIFICATION = select(
+    _outbox.id, _outbox.kind, _outbox.payload, _outbox.created_at, _outbox.read_at
+)
 
 
 class NotificationRepository:
@@ -21,20 +27,20 @@ class NotificationRepository:
 
     async def for_user(
         self, user_id: str, *, after: tuple[Any, ...] | None, limit: int, unread_only: bool
-    ) -> list[OutboxMessage]:
-        query = select(OutboxMessage).where(OutboxMessage.recipient_id == user_id)
+    ) -> Sequence[RowMapping]:
+        """One page, newest first: rows of the listed columns, no ORM objects."""
+        query = _NOTIFICATION.where(_outbox.recipient_id == user_id)
         if unread_only:
-            query = query.where(OutboxMessage.read_at.is_(None))
+            query = query.where(_outbox.read_at.is_(None))
         if (beyond := past(NEWEST_FIRST, after, descending=True)) is not None:
             query = query.where(beyond)
-        query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-        return list((await self.session.execute(query.limit(limit))).scalars().all())
+        query = query.order_by(_outbox.created_at.desc(), _outbox.id.desc()).limit(limit)
+        return (await self.session.execute(query)).mappings().all()
 
     async def unread_count(self, user_id: str) -> int:
+        # Answered from the (recipient_id, read_at) index alone.
         result = await self.session.execute(
-            select(func.count()).where(
-                OutboxMessage.recipient_id == user_id, OutboxMessage.read_at.is_(None)
-            )
+            select(func.count()).where(_outbox.recipient_id == user_id, _outbox.read_at.is_(None))
         )
         return int(result.scalar_one())
 

@@ -23,13 +23,13 @@ class NotificationOut(BaseModel):
         # The greeting and the sign-off belong to the e-mail, not the list.
         body = "\n\n".join(text[1:-2]) if len(text) > 3 else view.rendered.text
         return cls(
-            id=view.message.id,
-            kind=view.message.kind,
+            id=view.id,
+            kind=view.kind,
             title=view.rendered.subject,
             body=body,
             link=view.rendered.link,
-            created_at=view.message.created_at,
-            read=view.message.read_at is not None,
+            created_at=view.created_at,
+            read=view.read,
         )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth import service as auth
@@ -35,7 +36,10 @@ def backoff(attempts: int) -> timedelta:
 
 @dataclass
 class NotificationView:
-    message: OutboxMessage
+    id: str
+    kind: str
+    created_at: datetime
+    read: bool
     rendered: Rendered
 
 
@@ -45,6 +49,10 @@ PAGE_KEY = CursorKey(datetime, str)
 
 def _key(message: OutboxMessage) -> tuple[datetime, str]:
     return message.created_at, message.id
+
+
+def _row_key(row: RowMapping) -> tuple[datetime, str]:
+    return row["created_at"], row["id"]
 
 
 @dataclass
@@ -70,16 +78,18 @@ async def notifications(
             user.id, after=PAGE_KEY.decode(cursor), limit=limit + 1, unread_only=unread_only
         ),
         limit,
-        _key,
+        _row_key,
     )
-    account = await auth.get_user(session, user.id)
+    # The name in the greeting is the caller's own, read when they were authenticated.
+    name = (await auth.me(session, user)).full_name
     site = portal.settings.site_origin
     views = [
         NotificationView(
-            m, render(m.kind, in_app(m.payload), recipient_name=account.full_name, site=site)
+            m["id"], m["kind"], m["created_at"], m["read_at"] is not None,
+            render(m["kind"], in_app(m["payload"]), recipient_name=name, site=site),
         )
         for m in rows
-    ]
+    ]  # fmt: skip
     return NotificationList(views, next_cursor, await repository.unread_count(user.id))
 
 

@@ -1,8 +1,11 @@
 """lib.middleware.ProxyHeadersMiddleware: the client is who the trusted proxies
-say it is, never who the client says it is."""
+say it is, never who the client says it is. RequestContextMiddleware: its
+access-log line."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from itertools import count
@@ -18,7 +21,7 @@ from starlette.routing import Route
 from functions.router import create_app
 from functions.runtime import build_portal
 from lib.clock import FrozenClock
-from lib.middleware import ProxyHeadersMiddleware
+from lib.middleware import ProxyHeadersMiddleware, RequestContextMiddleware
 from lib.runtime import Portal
 from tests.conftest import test_settings as make_settings
 
@@ -218,3 +221,42 @@ async def test_development_neither_redirects_nor_sends_hsts(client: httpx.AsyncC
     # THEN plain http is served and no HSTS pins the host
     assert response.status_code == 200
     assert "strict-transport-security" not in response.headers
+
+
+# --- the access log -------------------------------------------------------------------
+
+
+def _request_context_app() -> RequestContextMiddleware:
+    return RequestContextMiddleware(
+        Starlette(routes=[Route("/{rest:path}", whoami)]), production=False
+    )
+
+
+async def test_the_access_log_writes_one_json_line_per_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN the access log on, and a path that JSON must escape
+    transport = httpx.ASGITransport(app=_request_context_app(), client=(CLIENT, 40000))
+    with caplog.at_level(logging.INFO, logger="portal.access"):
+        async with httpx.AsyncClient(transport=transport, base_url="http://portal.internal") as c:
+            # WHEN a request comes in with its own id
+            response = await c.get('/a"b/é', headers={"X-Request-ID": "caller-id.42_abc"})
+    # THEN one line describes it, as JSON a log collector reads
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "portal.access"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["event"] == "http.request"
+    assert line["request_id"] == response.headers["x-request-id"] == "caller-id.42_abc"
+    assert (line["method"], line["path"], line["status"]) == ("GET", '/a"b/é', 200)
+    assert line["client"] == CLIENT
+    assert isinstance(line["duration_ms"], float)
+
+
+async def test_with_the_access_log_off_nothing_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    transport = httpx.ASGITransport(app=_request_context_app(), client=(CLIENT, 40000))
+    with caplog.at_level(logging.WARNING, logger="portal.access"):
+        async with httpx.AsyncClient(transport=transport, base_url="http://portal.internal") as c:
+            response = await c.get("/")
+    assert response.status_code == 200
+    assert len(response.headers["x-request-id"]) == 32
+    assert not [r for r in caplog.records if r.name == "portal.access"]

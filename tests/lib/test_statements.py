@@ -24,15 +24,15 @@ async def test_health_costs_one_statement(client: httpx.AsyncClient) -> None:
 
 
 async def test_the_count_grows_with_the_work(client: httpx.AsyncClient, factory: Factory) -> None:
-    # GIVEN a signed-in student: reading who they are costs the user's row
+    # GIVEN a signed-in student: their notifications cost the caller's row, a page and a count
     student = await factory.user()
     headers = factory.headers_for(student)
-    # WHEN they ask who they are, and the anonymous health check runs
-    me = await client.get("/api/auth/me", headers=headers)
+    # WHEN they list their notifications, and the anonymous health check runs
+    listed = await client.get("/api/messages/notifications", headers=headers)
     health = await client.get("/api/health")
-    # THEN each answer carries its own count, and /me costs more than SELECT 1
-    assert me.status_code == 200
-    assert int(me.headers[STATEMENTS_HEADER]) > int(health.headers[STATEMENTS_HEADER])
+    # THEN each answer carries its own count, and the list costs more than SELECT 1
+    assert listed.status_code == 200
+    assert int(listed.headers[STATEMENTS_HEADER]) > int(health.headers[STATEMENTS_HEADER])
 
 
 async def test_transaction_control_is_not_counted(portal: Portal) -> None:
@@ -60,3 +60,14 @@ async def test_without_the_setting_answers_carry_no_count(
         response = await other.get("/api/health")
     assert response.status_code == 200
     assert STATEMENTS_HEADER not in response.headers
+
+
+async def test_who_am_i_costs_one_statement(client: httpx.AsyncClient, factory: Factory) -> None:
+    # GIVEN a signed-in student
+    student = await factory.user(full_name="Ada Lovelace")
+    # WHEN they ask who they are
+    me = await client.get("/api/auth/me", headers=factory.headers_for(student))
+    # THEN the row that authenticates them answers too: one statement
+    assert me.status_code == 200
+    assert me.json()["user"]["full_name"] == "Ada Lovelace"
+    assert me.headers[STATEMENTS_HEADER] == "1"
