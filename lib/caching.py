@@ -26,7 +26,7 @@ from sqlalchemy import BigInteger, Column, Integer, Table, event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from lib.db import READ_ONLY_OPTION, Base
+from lib.db import READ_ONLY_OPTION, STATEMENT_READS_OPTION, Base
 
 CATALOG_SHARDS = 16
 
@@ -123,7 +123,9 @@ def forget_on_commit(engine: AsyncEngine, clock: VersionClock) -> None:
     """Every write transaction this process commits forgets its copy of the version."""
 
     def committed(connection: Connection) -> None:
-        if not connection.get_execution_options().get(READ_ONLY_OPTION):
+        options = connection.get_execution_options()
+        # A request's reads (no transaction) and an export's snapshot write nothing.
+        if not (options.get(READ_ONLY_OPTION) or options.get(STATEMENT_READS_OPTION)):
             clock.forget()
 
     event.listen(engine.sync_engine, "commit", committed)

@@ -262,7 +262,9 @@ def create_sessionmaker(
     # on SQLite three more trips to aiosqlite's thread).
     bind = engine
     if read_only and engine.dialect.name == "postgresql":
-        bind = engine.execution_options(isolation_level="AUTOCOMMIT")
+        bind = engine.execution_options(
+            isolation_level="AUTOCOMMIT", **{STATEMENT_READS_OPTION: True}
+        )
     elif read_only:
         bind = engine.execution_options(**{STATEMENT_READS_OPTION: True})
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=True)
