@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from functions.auth.models import User
 from functions.catalog.models import (
     LIVE_STATUSES,
     SEAT_STATUSES,
@@ -18,7 +17,6 @@ from functions.catalog.models import (
     EnrollmentStatus,
 )
 from lib.db import rowcount
-from lib.pagination import after as past
 
 
 def open_for_enrollment(today: date | ColumnElement[date]) -> ColumnElement[bool]:
@@ -178,55 +176,6 @@ class EnrollmentRepository:
         )
         return int(result.scalar_one())
 
-    async def latest_for(
-        self, *, student_id: str, course_ids: Sequence[str]
-    ) -> dict[str, Enrollment]:
-        """The newest enrollment of the student in each of the courses."""
-        if not course_ids:
-            return {}
-        result = await self.session.execute(
-            select(Enrollment)
-            .where(Enrollment.student_id == student_id, Enrollment.course_id.in_(course_ids))
-            .order_by(Enrollment.created_at, Enrollment.id)
-        )
-        latest: dict[str, Enrollment] = {}
-        for enrollment in result.scalars():
-            current = latest.get(enrollment.course_id)
-            if current is None or _liveness(enrollment) >= _liveness(current):
-                latest[enrollment.course_id] = enrollment
-        return latest
-
-    async def for_student(
-        self, student_id: str, *, after: tuple[Any, ...] | None, limit: int
-    ) -> list[Enrollment]:
-        query = select(Enrollment).where(Enrollment.student_id == student_id)
-        beyond = past((Enrollment.created_at, Enrollment.id), after, descending=True)
-        if beyond is not None:
-            query = query.where(beyond)
-        query = query.order_by(Enrollment.created_at.desc(), Enrollment.id.desc()).limit(limit)
-        return list((await self.session.execute(query)).scalars().all())
-
-    async def roster(
-        self,
-        course_id: str,
-        *,
-        statuses: Sequence[str],
-        after: tuple[Any, ...] | None,
-        limit: int | None,
-    ) -> list[tuple[Enrollment, User]]:
-        query = (
-            select(Enrollment, User)
-            .join(User, User.id == Enrollment.student_id)
-            .where(Enrollment.course_id == course_id, Enrollment.status.in_(statuses))
-        )
-        if (beyond := past((User.username,), after)) is not None:
-            query = query.where(beyond)
-        query = query.order_by(User.username)
-        if limit is not None:
-            query = query.limit(limit)
-        result = await self.session.execute(query)
-        return [(row[0], row[1]) for row in result.all()]
-
     async def waitlisted(self, course_id: str, *, limit: int) -> list[Enrollment]:
         result = await self.session.execute(
             select(Enrollment)
@@ -248,19 +197,6 @@ class EnrollmentRepository:
             )
         )
         return int(result.scalar_one()) + 1
-
-    async def waitlist_lengths(self, course_ids: Sequence[str]) -> dict[str, int]:
-        if not course_ids:
-            return {}
-        result = await self.session.execute(
-            select(Enrollment.course_id, func.count())
-            .where(
-                Enrollment.course_id.in_(course_ids),
-                Enrollment.status == EnrollmentStatus.WAITLISTED,
-            )
-            .group_by(Enrollment.course_id)
-        )
-        return {row[0]: int(row[1]) for row in result.all()}
 
     async def move(
         self,
@@ -300,7 +236,3 @@ class EnrollmentRepository:
             .limit(limit)
         )
         return list(result.scalars().all())
-
-
-def _liveness(enrollment: Enrollment) -> int:
-    return 1 if enrollment.status in {"pending_payment", "active", "waitlisted", "completed"} else 0
