@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeDecorator
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Reads from memory-mapped pages skip a copy through SQLite's page cache.
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+SQLITE_CACHE_KIB = 2000
 # A read-only transaction on one snapshot (on SQLite a deferred BEGIN): an
 # export reads every table at the same moment.
 READ_ONLY_OPTION = "portal_read_only"
@@ -215,6 +216,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
