@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.kinds import Target
 from bench.load import Result
+from bench.memory import Memory
 
 
 @dataclass
@@ -67,6 +68,8 @@ class Report:
     title: str
     rows: list[Row] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    # The largest worker's memory (bench.memory), in the JSON.
+    memory: Memory | None = None
 
     def markdown(self) -> str:
         lines = [f"### {self.title}", ""]
@@ -79,5 +82,6 @@ class Report:
         return {
             "title": self.title,
             "facts": self.facts,
+            "memory": self.memory.as_json() if self.memory else None,
             "rows": [row.as_json() for row in self.rows],
         }

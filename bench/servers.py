@@ -15,6 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from bench import memory
+from bench.memory import Memory
+
 SECRET = "bench-secret-key-0123456789abcdef0123456789abcdef"
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
@@ -34,11 +37,11 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def worker_rss_mb(self) -> list[float]:
-        """VmRSS of each process that answers requests: the uvicorn process
-        itself with one worker, its children with several."""
+    def worker_memory(self) -> list[Memory]:
+        """The memory of each process that answers requests: the uvicorn
+        process itself with one worker, its children with several."""
         children = _children(self.process.pid)
-        return [_rss_mb(pid) for pid in (children or [self.process.pid])]
+        return [memory.read(pid) for pid in (children or [self.process.pid])]
 
 
 def settle(url: str, *, quiet_ms: float = 25, timeout_seconds: float = 60) -> None:
@@ -160,13 +163,3 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0

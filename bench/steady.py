@@ -13,6 +13,7 @@ import httpx
 from bench import load, servers
 from bench.kinds import KINDS, Kind, Plans
 from bench.load import Line
+from bench.memory import Memory, largest
 from bench.report import Row
 from bench.seed import Seeded
 from lib.http import STATEMENTS_HEADER
@@ -28,10 +29,11 @@ class Options:
     pages: int = 5
 
 
-def run(url: str, seeded: Seeded, folder: Path, options: Options) -> tuple[list[Row], float]:
-    """Rows for every kind and worker count; and the largest worker RSS (MB)."""
+def run(url: str, seeded: Seeded, folder: Path, options: Options) -> tuple[list[Row], Memory]:
+    """Rows for every kind and worker count; and the largest worker memory,
+    sampled after each kind."""
     rows: list[Row] = []
-    rss = 0.0
+    samples: list[Memory] = []
     kinds = [k for k in KINDS if not options.kinds or k.name in options.kinds]
     env = servers.portal_environment(url, folder)
     for workers in options.workers:
@@ -42,8 +44,8 @@ def run(url: str, seeded: Seeded, folder: Path, options: Options) -> tuple[list[
             for kind in kinds:
                 rows.append(measure(server, plans, kind, folder, options, workers))
                 rows[-1].ceiling_rate = ceiling.result.rate
-            rss = max([rss, *server.worker_rss_mb()])
-    return rows, rss
+                samples += server.worker_memory()
+    return rows, largest(samples)
 
 
 def measure_ceiling(server: servers.Server, folder: Path, options: Options, workers: int) -> Row:

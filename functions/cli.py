@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -76,7 +77,12 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
     from lib.server import serve
 
     if is_sqlite(settings.database_url) and not settings.is_production:
-        _migrate(settings)
+        # In a process of its own: with one worker uvicorn serves from this
+        # process, and Alembic with the migrations (about 9 MB) would stay in
+        # its memory for good.
+        migrated = subprocess.run([sys.executable, "-m", "functions.cli", "migrate"], check=False)
+        if migrated.returncode:
+            return migrated.returncode
     # Each worker reads its settings from the environment: SITE_URL, when unset
     # in development, follows the port served here.
     os.environ["PORT"] = str(port)

@@ -87,6 +87,28 @@ def test_migrate_creates_the_schema(portal: Portal) -> None:
     assert portal.run("migrate").returncode == 0
 
 
+def test_serve_migrates_sqlite_in_a_process_of_its_own(portal: Portal) -> None:
+    # GIVEN a folder with no database yet, and a server that only reports
+    # whether the migration tools were loaded into the process that serves
+    # (with one worker, uvicorn serves from this very process)
+    probe = (
+        "import sys, lib.server, functions.cli\n"
+        "lib.server.serve = lambda **_: print('alembic loaded:', 'alembic' in sys.modules)\n"
+        "sys.exit(functions.cli.main(['serve']))\n"
+    )
+    # WHEN `portal serve` starts
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=portal.folder, env=portal.env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False,
+    )  # fmt: skip
+    # THEN the schema is up to date, and Alembic (about 9 MB that would stay
+    # for the worker's whole life) was never loaded where requests are served
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+    assert portal.users() == []
+    assert "alembic loaded: False" in result.stdout
+
+
 def test_create_admin_with_the_password_from_the_environment(migrated: Portal) -> None:
     # GIVEN a migrated database and the password in PORTAL_ADMIN_PASSWORD
     # WHEN an administrator is created

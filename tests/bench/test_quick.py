@@ -57,3 +57,35 @@ def test_the_quick_benchmark_measures_every_kind_without_errors(tmp_path: Path) 
     # ... and no request failed: every answer had an expected status
     assert [(r["kind"], r["errors"], r["statuses"]) for r in rows if r["errors"]] == []
     assert all(set(r["statuses"]) <= {"200", "201", "204"} for r in rows)
+
+    # ... and the worker's memory is reported split: its own and the file pages it maps
+    memory = reports[0]["memory"]
+    assert 0 < memory["private"] <= memory["rss"] <= memory["peak_rss"], memory
+    assert memory["file"] > 0
+    assert memory["pss"] > 0
+    assert f"- largest worker memory: private (RssAnon) {memory['private']:.0f} MB;" in run.stdout
+
+
+def test_the_quick_scale_scenario_judges_the_workers_own_memory(tmp_path: Path) -> None:
+    # GIVEN nothing but the repository; WHEN the scale scenario runs small
+    out = tmp_path / "scale.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "STRIPE_"))}
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--scenario", "scale", "--seconds", "1",
+         "--json", str(out), "--folder", str(tmp_path / "work")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    # THEN every kind ran at the largest size, the worker's memory measured after them
+    report = json.loads(out.read_text())[0]
+    largest = [r["kind"] for r in report["rows"] if r["kind"].endswith(" at 1,000 courses")]
+    assert largest == [f"{k.name} at 1,000 courses" for k in KINDS]
+    memory = report["memory"]
+    assert 0 < memory["private"] <= memory["rss"]
+
+    # ... and the 200 MB target is judged on the private figure, which the line names
+    fact = report["facts"]["worker memory at 1,000 courses, after every kind"]
+    assert fact.startswith(f"private (RssAnon) {memory['private']:.0f} MB; file-backed (RssFile)")
+    verdict = "pass" if memory["private"] < 200 else "**FAIL**"
+    assert fact.endswith(f"; target private < 200 MB: {verdict}")

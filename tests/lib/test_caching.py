@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import tracemalloc
+from datetime import date
 
 import pytest
 
-from lib.caching import NotCacheable, Page, PageCache, VersionClock
+from lib.caching import NotCacheable, Page, PageCache, VersionClock, entry_bytes
 from lib.httpcache import etag_of, matches
 
 
@@ -26,16 +29,47 @@ def test_the_least_recently_used_page_goes_first_when_entries_run_out() -> None:
 
 
 def test_pages_are_bounded_in_bytes_too() -> None:
-    one = page(b"x" * 400)
-    cache: PageCache[int] = PageCache(max_entries=100, max_bytes=one.size * 3)
+    one = entry_bytes(0, page(b"x" * 400))
+    cache: PageCache[int] = PageCache(max_entries=100, max_bytes=one * 3)
     for key in range(10):
         cache.put(key, page(b"x" * 400))
     assert len(cache) == 3
-    assert cache.bytes == one.size * 3
+    assert cache.bytes == one * 3
     # A page larger than the whole cache is not kept at all.
-    cache.put(99, page(b"y" * one.size * 4))
+    cache.put(99, page(b"y" * one * 4))
     assert cache.get(99) is None
     assert len(cache) == 3
+
+
+@pytest.mark.parametrize("body_bytes", [200, 2_000, 20_000])
+def test_the_byte_bound_holds_for_what_the_cache_really_holds(body_bytes: int) -> None:
+    # GIVEN keys shaped like the HTTP cache's (path, query with a cursor,
+    # version, date) and a cache bounded to about fifty such pages
+    limit = 50 * (body_bytes + 1_000)
+    cache: PageCache[tuple[object, ...]] = PageCache(max_entries=100_000, max_bytes=limit)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        # WHEN many more pages than fit are put, each made afresh
+        for n in range(500):
+            cursor = f"eyJrIjpbIjIwMjYtMDEtMDEiLCJpZCI6ImFiYzEyMzQ1Njc4OTBhYmNkZWYifV0{n}"
+            key = (
+                "catalog",
+                f"/api/catalog/courses{n % 7}",
+                (("cursor", cursor),),
+                n,
+                date.today(),
+            )
+            cache.put(key, page(b"x" * (body_bytes - 8) + n.to_bytes(8, "big")))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    # THEN the memory it holds stays within the bound, and its count of bytes is honest
+    assert held <= limit
+    assert cache.bytes >= held * 0.9
 
 
 async def test_concurrent_misses_of_one_key_make_the_page_once() -> None:
