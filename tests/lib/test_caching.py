@@ -15,7 +15,7 @@ def page(body: bytes) -> Page:
 
 
 def test_the_least_recently_used_page_goes_first_when_entries_run_out() -> None:
-    cache: PageCache[str] = PageCache(max_entries=2, max_bytes=10_000)
+    cache: PageCache[str, Page] = PageCache(max_entries=2, max_bytes=10_000)
     cache.put("a", page(b"a"))
     cache.put("b", page(b"b"))
     assert cache.get("a") is not None  # "b" is now the least recently used
@@ -27,7 +27,7 @@ def test_the_least_recently_used_page_goes_first_when_entries_run_out() -> None:
 
 def test_pages_are_bounded_in_bytes_too() -> None:
     one = page(b"x" * 400)
-    cache: PageCache[int] = PageCache(max_entries=100, max_bytes=one.size * 3)
+    cache: PageCache[int, Page] = PageCache(max_entries=100, max_bytes=one.size * 3)
     for key in range(10):
         cache.put(key, page(b"x" * 400))
     assert len(cache) == 3
@@ -39,7 +39,7 @@ def test_pages_are_bounded_in_bytes_too() -> None:
 
 
 async def test_concurrent_misses_of_one_key_make_the_page_once() -> None:
-    cache: PageCache[str] = PageCache(max_entries=10, max_bytes=10_000)
+    cache: PageCache[str, Page] = PageCache(max_entries=10, max_bytes=10_000)
     made = 0
     release = asyncio.Event()
 
@@ -58,7 +58,7 @@ async def test_concurrent_misses_of_one_key_make_the_page_once() -> None:
 
 
 async def test_an_answer_not_to_keep_is_made_by_each_caller() -> None:
-    cache: PageCache[str] = PageCache(max_entries=10, max_bytes=10_000)
+    cache: PageCache[str, Page] = PageCache(max_entries=10, max_bytes=10_000)
     calls = 0
     release = asyncio.Event()
 

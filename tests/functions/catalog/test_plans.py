@@ -42,9 +42,13 @@ async def _plans(
     return [await plan_of(portal.engine, s, p) for s, p in chosen]
 
 
+# The catalog version is summed over its 16 shard rows, with the page it versions.
+_READ_WHOLE = {"catalog_versions"}
+
+
 def _full_scans(backend: str, plan: str) -> list[str]:
     pattern = _SQLITE_FULL_SCAN if backend == "sqlite" else _POSTGRES_FULL_SCAN
-    return pattern.findall(plan)
+    return [table for table in pattern.findall(plan) if table not in _READ_WHOLE]
 
 
 @pytest.mark.parametrize(
