@@ -156,3 +156,40 @@ def test_the_etag_is_a_strong_tag_of_the_bytes() -> None:
     assert etag_of(b"a") == etag_of(b"a")
     assert etag_of(b"a") != etag_of(b"b")
     assert not etag_of(b"a").startswith("W/")
+
+
+async def test_a_version_offered_by_another_read_is_kept_for_the_ttl() -> None:
+    async def read() -> int:
+        raise AssertionError("no read: the offered version is fresh")
+
+    ticks = Ticks()
+    clock = VersionClock(read, ttl_seconds=0.5, monotonic=ticks)
+    assert clock.peek() is None
+    clock.offer(7, clock.generation)
+    assert clock.peek() == 7
+    assert await clock.current() == 7
+    clock.offer(6, clock.generation)  # an older read, finished later
+    assert clock.peek() == 7
+    ticks.now += 0.6
+    assert clock.peek() is None
+
+
+async def test_an_offer_read_across_a_local_write_is_not_kept() -> None:
+    async def read() -> int:
+        return 9
+
+    clock = VersionClock(read, ttl_seconds=60, monotonic=Ticks())
+    generation = clock.generation
+    clock.forget()  # committed while the offering read was under way
+    clock.offer(8, generation)
+    assert clock.peek() is None
+    assert await clock.current() == 9
+
+
+async def test_with_ttl_zero_an_offer_is_not_kept() -> None:
+    async def read() -> int:
+        return 1
+
+    clock = VersionClock(read, ttl_seconds=0, monotonic=Ticks())
+    clock.offer(5, clock.generation)
+    assert clock.peek() is None
