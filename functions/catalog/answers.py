@@ -14,15 +14,18 @@ reader's request looks the part up under the version this process holds
   in any process, and a student always sees the seats their own change took.
 
 Otherwise (nothing kept, or the catalog changed) one statement reads the
-rows, the student's own enrollments and the version together, and the part
-is kept for the next reader."""
+rows, the student's own enrollments and the version together, and a
+signed-in reader's part is kept for the next one (an anonymous answer is
+kept whole by the HTTP page cache)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Row, Select, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.catalog.encoded import (
@@ -36,10 +39,11 @@ from functions.catalog.encoded import (
 )
 from functions.catalog.errors import CourseNotFound
 from functions.catalog.listing import SORT_KEYS, CourseFilter, search_of
+from functions.catalog.own import own_enrollments, own_in_course
 from functions.catalog.reads import SORT_COLUMNS, CatalogReads
 from functions.catalog.search_query import catalog_page, shaped
 from functions.catalog.service import sees_archived, view_of
-from functions.catalog.timetable import timetable_clashes
+from functions.catalog.timetable import clashes_in, timetable_clashes
 from functions.checkout import ledger
 from lib.caching import VersionedPages
 from lib.runtime import CurrentUser
@@ -55,29 +59,58 @@ async def _kept(
     reads: CatalogReads,
     key: tuple[Hashable, ...],
     viewer: CurrentUser | None,
-) -> tuple[Any, dict[str, Any]] | None:
+) -> tuple[Any, dict[str, bytes], Sequence[Row[Any]] | None] | None:
     """The part kept under `key` and the version this process holds, with the
-    viewer's own enrollments in its courses; None when it must be read again."""
+    viewer's own enrollments in its courses (and for one course, a student's
+    timetable); None when it must be read again."""
     version = store.clock.peek()
     part = None if version is None else store.pages.get((*key, version))
     if part is None:
         return None
     if viewer is None:
-        return part, {}
-    ids = part.course_ids if isinstance(part, EncodedPage) else [part.id]
-    now, own = await reads.own_enrollments(_student_id(viewer), ids)
+        return part, {}, None
+    now, own, timetable = await _own_now(reads, _student_id(viewer), part)
     store.observe(now)
     if now != version:
         return None
-    return part, {course_id: own_enrollment(row) for course_id, row in own.items()}
+    return part, own, timetable
+
+
+async def _own_now(
+    reads: CatalogReads, student_id: str | None, part: Any
+) -> tuple[int, dict[str, bytes], Sequence[Row[Any]] | None]:
+    """The version now and the reader's own part of a kept one: one statement."""
+    if student_id is not None and isinstance(part, EncodedCourse):
+        params = {"student_id": student_id, "course_id": part.id}
+        rows = await reads.rows(_own_in_course(reads.dialect), params)
+        mine = {part.id: own_enrollment(rows[0])} if rows[0].mine_id is not None else {}
+        return int(rows[0].catalog_version), mine, rows
+    ids = part.course_ids if isinstance(part, EncodedPage) else [part.id]
+    now, own = await own_enrollments(reads, student_id, ids)
+    return now, {course_id: own_enrollment(row) for course_id, row in own.items()}, None
+
+
+@lru_cache(maxsize=2)
+def _own_in_course(dialect: str) -> Select[Any]:
+    return own_in_course(dialect, cart=ledger.cart_course_ids_select(bindparam("student_id")))
 
 
 def _keep(
-    store: VersionedPages, key: tuple[Hashable, ...], version: int, generation: int, part: Any
+    store: VersionedPages,
+    key: tuple[Hashable, ...],
+    read: tuple[int, int],
+    part: Any,
+    viewer: CurrentUser | None,
 ) -> None:
+    """Keep a part read at version `read[0]` (the clock's generation before
+    the read: `read[1]`) for signed-in readers. An anonymous answer is kept
+    whole by the HTTP page cache in front; its parts as well would take two
+    of the cache's entries for one course."""
+    version, generation = read
     store.clock.offer(version, generation)
     store.observe(version)
-    store.pages.put((*key, version), part)
+    if viewer is not None:
+        store.pages.put((*key, version), part)
 
 
 async def course_page(
@@ -94,7 +127,7 @@ async def course_page(
     key = ("catalog.page", search, today)
     kept = await _kept(store, reads, key, viewer)
     if kept is not None:
-        page, own = kept
+        page, own, _ = kept
         return bytes(page.json(own))
     generation = store.clock.generation
     student_id = _student_id(viewer)
@@ -106,7 +139,7 @@ async def course_page(
     )
     page = encoded_page([view_of(row, today) for row in chosen], next_cursor)
     if rows:
-        _keep(store, key, rows[0].catalog_version, generation, page)
+        _keep(store, key, (rows[0].catalog_version, generation), page, viewer)
     own = {row.id: own_enrollment(row) for row in chosen if student_id and row.mine_id}
     return page.json(own)
 
@@ -120,13 +153,15 @@ async def course(
     now: datetime,
 ) -> bytes:
     """One course as the viewer sees it, encoded; a student also learns how
-    it clashes with their timetable (one statement more)."""
+    it clashes with their timetable (read with their own part when the
+    course is kept, else one statement more)."""
     reads = CatalogReads(session)
     key = ("catalog.course", course_id, now.date())
     kept = await _kept(store, reads, key, viewer)
+    timetable = None
     if kept is not None:
         part: EncodedCourse = kept[0]
-        mine = kept[1].get(course_id)
+        mine, timetable = kept[1].get(course_id), kept[2]
     else:
         part, mine = await _read_course(reads, store, key, course_id, viewer, now.date())
     archived = part.record.archived_at is not None
@@ -134,12 +169,13 @@ async def course(
         raise CourseNotFound()
     if viewer is None or viewer.role != Role.STUDENT:
         return envelope(part.json(mine or b"null"))
-    clashes = await timetable_clashes(
-        session,
-        student_id=viewer.id,
-        course=part.record,
-        cart=ledger.cart_course_ids_select(viewer.id),
-    )
+    if timetable is None:
+        cart = ledger.cart_course_ids_select(viewer.id)
+        clashes = await timetable_clashes(
+            session, student_id=viewer.id, course=part.record, cart=cart
+        )
+    else:
+        clashes = clashes_in(part.record, timetable)
     return envelope(part.json(mine or b"null", own_clashes(clashes)))
 
 
@@ -158,5 +194,5 @@ async def _read_course(
         raise CourseNotFound()
     row = rows[0]
     part = encoded_course(view_of(row, today))
-    _keep(store, key, row.catalog_version, generation, part)
+    _keep(store, key, (row.catalog_version, generation), part, viewer)
     return part, own_enrollment(row) if student_id and row.mine_id else None

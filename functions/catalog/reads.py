@@ -14,7 +14,6 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
-    and_,
     bindparam,
     case,
     column,
@@ -34,7 +33,7 @@ from functions.catalog.records import (
     sessions_from_json,
 )
 from functions.catalog.search_index import SEARCH_TABLE
-from lib.caching import CATALOG_VERSION, catalog_versions
+from lib.caching import CATALOG_VERSION
 from lib.db import dialect_of, json_rows
 from lib.pagination import after as past
 
@@ -100,20 +99,27 @@ def course_select(dialect: str, *, signed_in: bool) -> Select[Any]:
     return _with_mine(statement, bindparam("student_id"))
 
 
-def _with_mine(statement: Select[Any], student_id: Any) -> Select[Any]:
-    mine, other = enrollments.alias("mine"), enrollments.alias("other")
-    pick = (
+def pick_mine(student_id: Any, course_id: Any, *, within: Any) -> ColumnElement[Any]:
+    """The id of the student's own enrollment in the course (correlated to
+    `within`): the newest of the live (or completed) ones, else the newest."""
+    other = enrollments.alias("other")
+    return (
         select(other.c.id)
-        .where(other.c.student_id == student_id, other.c.course_id == courses.c.id)
+        .where(other.c.student_id == student_id, other.c.course_id == course_id)
         .order_by(
             case((other.c.status.in_(_COUNTS_AS_MINE), 1), else_=0).desc(),
             other.c.created_at.desc(),
             other.c.id.desc(),
         )
         .limit(1)
-        .correlate(courses)
+        .correlate(within)
         .scalar_subquery()
     )
+
+
+def _with_mine(statement: Select[Any], student_id: Any) -> Select[Any]:
+    mine = enrollments.alias("mine")
+    pick = pick_mine(student_id, courses.c.id, within=courses)
     return statement.outerjoin(mine, mine.c.id == pick).add_columns(
         mine.c.id.label("mine_id"),
         mine.c.status.label("mine_status"),
@@ -183,42 +189,6 @@ def _courses_by_id(dialect: str, *, signed_in: bool) -> Select[Any]:
     return statement.where(courses.c.id.in_(bindparam("ids", expanding=True)))
 
 
-@lru_cache(maxsize=1)
-def _own_enrollments() -> Select[Any]:
-    """The catalog version, then a student's own enrollment (as `_with_mine`
-    picks it) in each of the courses asked, with their place in line: one
-    row with no enrollment when they have none there."""
-    mine, other = enrollments.alias("mine"), enrollments.alias("other")
-    pick = (
-        select(other.c.id)
-        .where(other.c.student_id == mine.c.student_id, other.c.course_id == mine.c.course_id)
-        .order_by(
-            case((other.c.status.in_(_COUNTS_AS_MINE), 1), else_=0).desc(),
-            other.c.created_at.desc(),
-            other.c.id.desc(),
-        )
-        .limit(1)
-        .correlate(mine)
-        .scalar_subquery()
-    )
-    total = func.coalesce(func.sum(catalog_versions.c.version), 0)
-    version = select(total.label("catalog_version")).subquery("version")
-    own = and_(
-        mine.c.student_id == bindparam("student_id"),
-        mine.c.course_id.in_(bindparam("ids", expanding=True)),
-        mine.c.id == pick,
-    )
-    return select(
-        version.c.catalog_version,
-        mine.c.course_id.label("mine_course_id"),
-        mine.c.id.label("mine_id"),
-        mine.c.status.label("mine_status"),
-        mine.c.due_at.label("mine_due_at"),
-        mine.c.payment_id.label("mine_payment_id"),
-        place_in_line(mine).label("my_position"),
-    ).select_from(version.outerjoin(mine, own))
-
-
 @lru_cache(maxsize=8)
 def _enrollments_of(dialect: str, *, after: bool) -> Select[Any]:
     e = enrollments.c
@@ -255,19 +225,6 @@ class CatalogReads:
         statement = _courses_by_id(self.dialect, signed_in=student_id is not None)
         params = {"ids": list(course_ids), "student_id": student_id}
         return await self.rows(statement, params)
-
-    async def own_enrollments(
-        self, student_id: str | None, course_ids: Sequence[str]
-    ) -> tuple[int, dict[str, Row[Any]]]:
-        """The catalog version now and, for a student, their own enrollment in
-        each of the courses (by course id). One statement."""
-        if student_id is None or not course_ids:
-            connection = await self.session.connection()
-            return int((await connection.execute(CATALOG_VERSION)).scalar_one()), {}
-        params = {"student_id": student_id, "ids": list(course_ids)}
-        rows = await self.rows(_own_enrollments(), params)
-        own = {row.mine_course_id: row for row in rows if row.mine_id is not None}
-        return int(rows[0][0]), own
 
     async def timetable(
         self, student_id: str, *, cart: Select[Any], besides: str
