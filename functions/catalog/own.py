@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Row, Select, Subquery, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Row,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    func,
+    select,
+    union_all,
+)
 
 from functions.catalog.models import LIVE_STATUSES
 from functions.catalog.reads import (
@@ -77,9 +87,7 @@ def own_in_course(dialect: str, *, cart: Select[Any]) -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    timetabled = and_(
-        or_(courses.c.id.in_(live), courses.c.id.in_(cart)), courses.c.id != course_id
-    )
+    timetabled = and_(courses.c.id.in_(union_all(live, cart)), courses.c.id != course_id)
     return (
         select(
             version.c.catalog_version,

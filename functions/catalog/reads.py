@@ -18,9 +18,9 @@ from sqlalchemy import (
     case,
     column,
     func,
-    or_,
     select,
     table,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -249,7 +249,9 @@ class CatalogReads:
             enrolled_as.label("enrolled_as"),
             courses.c.id.in_(cart).label("in_cart"),
         ).where(
-            or_(courses.c.id.in_(live), courses.c.id.in_(cart)),
+            # One list of ids, not an OR of two: PostgreSQL then looks the
+            # courses up by key instead of reading them all.
+            courses.c.id.in_(union_all(live, cart)),
             courses.c.id != besides,
         )
         return await self.rows(statement.order_by(courses.c.code))
