@@ -10,6 +10,7 @@ portal once it is built."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -90,7 +91,7 @@ def _catalog_pages(
         version_reader(read_sessions), ttl_seconds=settings.catalog_version_ttl_ms / 1000
     )
     forget_on_commit(engine, clock)
-    pages: PageCache[object] = PageCache(
+    pages: PageCache[object, Any] = PageCache(
         max_entries=settings.page_cache_entries, max_bytes=settings.page_cache_bytes
     )
     return VersionedPages(clock, pages)

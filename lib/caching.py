@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import BigInteger, Column, Integer, Table, event, func, select
 from sqlalchemy.engine import Connection
@@ -74,6 +74,28 @@ class VersionClock:
         self._read_at = 0.0
         self._generation = 0
         self._pending: asyncio.Future[int] | None = None
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever this process commits a write: take it before a read
+        whose version is `offer`ed afterwards."""
+        return self._generation
+
+    def peek(self) -> int | None:
+        """The version if known and fresh, without reading it."""
+        value = self._value
+        if value is not None and self._monotonic() - self._read_at < self._ttl:
+            return value
+        return None
+
+    def offer(self, value: int, generation: int) -> None:
+        """A version read by some other statement (taken with `generation`
+        before it ran): kept as if read here, unless a write was committed
+        here meanwhile or a newer one is already known."""
+        if generation != self._generation or self._ttl <= 0:
+            return
+        if self._value is None or value >= self._value:
+            self._value, self._read_at = value, self._monotonic()
 
     def forget(self) -> None:
         """A write was committed here: the next caller reads the version again.
@@ -132,11 +154,23 @@ def forget_on_commit(engine: AsyncEngine, clock: VersionClock) -> None:
     event.listen(engine.sync_engine, "commit", committed)
 
 
+class Weighed(Protocol):
+    """What a page cache keeps: anything that knows its size in bytes."""
+
+    @property
+    def size(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     body: bytes
     etag: str
     media_type: str
+
+    @property
+    def size(self) -> int:
+        """Its body and tag as allocated (the media type is shared)."""
+        return sys.getsizeof(self.body) + sys.getsizeof(self.etag)
 
 
 # What an entry costs beyond its key, body and tag: the Page itself and the
@@ -144,11 +178,9 @@ class Page:
 ENTRY_OVERHEAD_BYTES = 160
 
 
-def entry_bytes(key: Hashable, page: Page) -> int:
-    """The memory a page kept under `key` holds (the media type is shared)."""
-    return (
-        _footprint(key) + sys.getsizeof(page.body) + sys.getsizeof(page.etag) + ENTRY_OVERHEAD_BYTES
-    )
+def entry_bytes(key: Hashable, entry: Weighed) -> int:
+    """The memory an entry kept under `key` holds."""
+    return _footprint(key) + entry.size + ENTRY_OVERHEAD_BYTES
 
 
 def _footprint(value: object) -> int:
@@ -160,6 +192,7 @@ def _footprint(value: object) -> int:
 
 
 KeyT = TypeVar("KeyT", bound=Hashable)
+EntryT = TypeVar("EntryT", bound=Weighed)
 
 
 class NotCacheable(Exception):
@@ -170,16 +203,16 @@ class NotCacheable(Exception):
         self.answer = answer
 
 
-class PageCache(Generic[KeyT]):
-    """Encoded answers by key, least recently used out first, bounded in entries
+class PageCache(Generic[KeyT, EntryT]):
+    """Encoded answers (or parts of them) by key, least recently used out first, bounded in entries
     and bytes. Concurrent misses of one key make the page once."""
 
     def __init__(self, *, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._pages: OrderedDict[KeyT, Page] = OrderedDict()
+        self._pages: OrderedDict[KeyT, EntryT] = OrderedDict()
         self._bytes = 0
-        self._making: dict[KeyT, asyncio.Future[Page]] = {}
+        self._making: dict[KeyT, asyncio.Future[EntryT]] = {}
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -188,13 +221,13 @@ class PageCache(Generic[KeyT]):
     def bytes(self) -> int:
         return self._bytes
 
-    def get(self, key: KeyT) -> Page | None:
+    def get(self, key: KeyT) -> EntryT | None:
         page = self._pages.get(key)
         if page is not None:
             self._pages.move_to_end(key)
         return page
 
-    def put(self, key: KeyT, page: Page) -> None:
+    def put(self, key: KeyT, page: EntryT) -> None:
         size = entry_bytes(key, page)
         if size > self.max_bytes:
             return
@@ -214,7 +247,7 @@ class PageCache(Generic[KeyT]):
         self._pages.clear()
         self._bytes = 0
 
-    async def get_or_make(self, key: KeyT, make: Callable[[], Awaitable[Page]]) -> Page:
+    async def get_or_make(self, key: KeyT, make: Callable[[], Awaitable[EntryT]]) -> EntryT:
         """The page under `key`, made by `make` if absent. `make` may raise
         NotCacheable(answer): that caller gets the exception, and each caller
         that waited on it makes its own answer."""
@@ -229,8 +262,8 @@ class PageCache(Generic[KeyT]):
                 return await make()
         return await self._make(key, make)
 
-    async def _make(self, key: KeyT, make: Callable[[], Awaitable[Page]]) -> Page:
-        making: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
+    async def _make(self, key: KeyT, make: Callable[[], Awaitable[EntryT]]) -> EntryT:
+        making: asyncio.Future[EntryT] = asyncio.get_running_loop().create_future()
         self._making[key] = making
         try:
             page = await make()
@@ -249,15 +282,19 @@ class VersionedPages:
     """A page cache whose keys carry the data version they were read at: pages
     of older versions are dropped as soon as a newer version is seen."""
 
-    def __init__(self, clock: VersionClock, pages: PageCache[Any]) -> None:
+    def __init__(self, clock: VersionClock, pages: PageCache[Any, Any]) -> None:
         self.clock = clock
         self.pages = pages
         self._seen: int | None = None
 
     async def version(self) -> int:
         version = await self.clock.current()
+        self.observe(version)
+        return version
+
+    def observe(self, version: int) -> None:
+        """A version read anywhere: pages of older ones are dropped."""
         if self._seen is None or version > self._seen:
             if self._seen is not None:
                 self.pages.clear()
             self._seen = version
-        return version

@@ -283,6 +283,12 @@ async def _user_from_header(header: str, portal: Portal, session: AsyncSession) 
     return user
 
 
+class JSONBytes(Response):
+    """An answer already encoded as JSON (e.g. from a cache of encoded parts)."""
+
+    media_type = "application/json"
+
+
 def json_response(
     data: BaseModel | dict[str, Any] | list[Any],
     *,

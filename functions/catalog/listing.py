@@ -54,7 +54,7 @@ class CourseFilter:
 async def list_courses(
     session: AsyncSession, query: CourseFilter, *, viewer: CurrentUser | None, now: datetime
 ) -> tuple[list[CourseView], str | None]:
-    search = _search(query, viewer)
+    search = search_of(query, viewer)
     student_id = viewer.id if viewer is not None and viewer.role == Role.STUDENT else None
     reads = CatalogReads(session)
     shape, params = shaped(search, today=now.date(), dialect=reads.dialect, student_id=student_id)
@@ -67,7 +67,7 @@ async def list_courses(
     return [view_of(row, today) for row in page], next_cursor
 
 
-def _search(query: CourseFilter, viewer: CurrentUser | None) -> CourseQuery:
+def search_of(query: CourseFilter, viewer: CurrentUser | None) -> CourseQuery:
     """The filter checked, all problems at once, as the repository's query."""
     problems: dict[str, str] = {}
     sort = query.sort or "code"

@@ -18,9 +18,9 @@ from sqlalchemy import (
     case,
     column,
     func,
-    or_,
     select,
     table,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,7 @@ from functions.catalog.records import (
     sessions_from_json,
 )
 from functions.catalog.search_index import SEARCH_TABLE
+from lib.caching import CATALOG_VERSION
 from lib.db import dialect_of, json_rows
 from lib.pagination import after as past
 
@@ -98,20 +99,27 @@ def course_select(dialect: str, *, signed_in: bool) -> Select[Any]:
     return _with_mine(statement, bindparam("student_id"))
 
 
-def _with_mine(statement: Select[Any], student_id: Any) -> Select[Any]:
-    mine, other = enrollments.alias("mine"), enrollments.alias("other")
-    pick = (
+def pick_mine(student_id: Any, course_id: Any, *, within: Any) -> ColumnElement[Any]:
+    """The id of the student's own enrollment in the course (correlated to
+    `within`): the newest of the live (or completed) ones, else the newest."""
+    other = enrollments.alias("other")
+    return (
         select(other.c.id)
-        .where(other.c.student_id == student_id, other.c.course_id == courses.c.id)
+        .where(other.c.student_id == student_id, other.c.course_id == course_id)
         .order_by(
             case((other.c.status.in_(_COUNTS_AS_MINE), 1), else_=0).desc(),
             other.c.created_at.desc(),
             other.c.id.desc(),
         )
         .limit(1)
-        .correlate(courses)
+        .correlate(within)
         .scalar_subquery()
     )
+
+
+def _with_mine(statement: Select[Any], student_id: Any) -> Select[Any]:
+    mine = enrollments.alias("mine")
+    pick = pick_mine(student_id, courses.c.id, within=courses)
     return statement.outerjoin(mine, mine.c.id == pick).add_columns(
         mine.c.id.label("mine_id"),
         mine.c.status.label("mine_status"),
@@ -169,9 +177,15 @@ def mine_record(row: Row[Any]) -> MineRecord | None:
 AFTER: tuple[Any, ...] = (bindparam("after_0"), bindparam("after_1"))
 
 
+def with_version(statement: Select[Any]) -> Select[Any]:
+    """The statement with the catalog version its rows were read at (one
+    statement, one snapshot: on both backends the rows are of that version)."""
+    return statement.add_columns(CATALOG_VERSION.scalar_subquery().label("catalog_version"))
+
+
 @lru_cache(maxsize=8)
 def _courses_by_id(dialect: str, *, signed_in: bool) -> Select[Any]:
-    statement = course_select(dialect, signed_in=signed_in)
+    statement = with_version(course_select(dialect, signed_in=signed_in))
     return statement.where(courses.c.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -235,7 +249,9 @@ class CatalogReads:
             enrolled_as.label("enrolled_as"),
             courses.c.id.in_(cart).label("in_cart"),
         ).where(
-            or_(courses.c.id.in_(live), courses.c.id.in_(cart)),
+            # One list of ids, not an OR of two: PostgreSQL then looks the
+            # courses up by key instead of reading them all.
+            courses.c.id.in_(union_all(live, cart)),
             courses.c.id != besides,
         )
         return await self.rows(statement.order_by(courses.c.code))

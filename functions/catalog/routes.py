@@ -3,7 +3,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from functions.catalog import listing, seats, service, waitlist
+from functions.catalog import answers, listing, seats, service, waitlist
 from functions.catalog.schemas import (
     CourseEnvelope,
     CourseIn,
@@ -19,7 +19,7 @@ from functions.catalog.schemas import (
     course_out,
     enrollment_out,
 )
-from lib.http import ANYONE, SIGNED_IN, Call, endpoint, only
+from lib.http import ANYONE, SIGNED_IN, Call, JSONBytes, endpoint, only
 from lib.httpcache import PUBLIC_CATALOG
 from lib.pagination import parse_limit
 from lib.security import Role
@@ -64,9 +64,9 @@ def _spec(body: CourseIn | CoursePatch) -> service.CourseSpec:
     summary="Search and filter the catalog",
     cache=PUBLIC_CATALOG,
 )
-async def list_courses(call: Call[None]) -> CoursePage:
-    views, next_cursor = await listing.list_courses(
-        call.session,
+async def list_courses(call: Call[None]) -> Response:
+    body = await answers.course_page(
+        call.session, call.portal.caches["catalog"],
         listing.CourseFilter(
             text=call.query("q"), instructor_id=call.query("instructor"),
             status=call.query("status"), weekday=call.query("weekday"),
@@ -77,13 +77,15 @@ async def list_courses(call: Call[None]) -> CoursePage:
         ),
         viewer=call.user, now=call.now,
     )  # fmt: skip
-    return CoursePage(items=[course_out(v) for v in views], next_cursor=next_cursor)
+    return JSONBytes(body)
 
 
 @endpoint(ANYONE, response=CourseEnvelope, errors=[404], summary="One course", cache=PUBLIC_CATALOG)
-async def get_course(call: Call[None]) -> CourseEnvelope:
-    view = await service.get_course(call.session, call.path("id"), viewer=call.user, now=call.now)
-    return CourseEnvelope(course=course_out(view))
+async def get_course(call: Call[None]) -> Response:
+    body = await answers.course(
+        call.session, call.portal.caches["catalog"], call.path("id"), viewer=call.user, now=call.now
+    )
+    return JSONBytes(body)
 
 
 @endpoint(

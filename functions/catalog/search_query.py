@@ -18,6 +18,7 @@ from functions.catalog.reads import (
     course_sessions,
     courses,
     search_table,
+    with_version,
 )
 from functions.catalog.repository import status_condition
 from functions.catalog.search_index import MIN_INDEXED_LENGTH, SEARCH_TABLE
@@ -123,5 +124,5 @@ def catalog_page(shape: Shape) -> Select[Any]:
     ):
         conditions.append(beyond)
     order = (column.desc(), c.id.desc()) if shape.descending else (column, c.id)
-    statement = course_select(shape.dialect, signed_in=shape.signed_in)
+    statement = with_version(course_select(shape.dialect, signed_in=shape.signed_in))
     return statement.where(and_(True, *conditions)).order_by(*order).limit(bindparam("limit"))

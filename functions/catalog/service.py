@@ -203,7 +203,9 @@ async def get_course(
     if not found:
         raise CourseNotFound()
     view = found[0]
-    if view.course.archived_at is not None and not _sees_archived(viewer, view):
+    if view.course.archived_at is not None and not sees_archived(
+        viewer, view.course.instructor_id, enrolled=view.mine is not None
+    ):
         raise CourseNotFound()
     if viewer is not None and viewer.role == Role.STUDENT:
         view.clashes = await timetable_clashes(
@@ -215,7 +217,7 @@ async def get_course(
     return view
 
 
-def _sees_archived(viewer: CurrentUser | None, view: CourseView) -> bool:
+def sees_archived(viewer: CurrentUser | None, instructor_id: str, *, enrolled: bool) -> bool:
     """An archived course stays visible to staff, its instructor, and the
     students who were in it: its history is theirs."""
     if viewer is None:
@@ -223,8 +225,8 @@ def _sees_archived(viewer: CurrentUser | None, view: CourseView) -> bool:
     if viewer.role == Role.ADMIN:
         return True
     if viewer.role == Role.INSTRUCTOR:
-        return view.course.instructor_id == viewer.id
-    return view.mine is not None
+        return instructor_id == viewer.id
+    return enrolled
 
 
 async def views(

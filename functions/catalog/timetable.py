@@ -3,12 +3,12 @@ day both run. A clash is a warning for the student, never a refusal."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Select
+from sqlalchemy import Row, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.catalog.models import WEEKDAYS
@@ -126,8 +126,17 @@ async def timetable_clashes(
 ) -> list[Clash]:
     """How one course clashes with the student's live enrollments and the
     courses in their cart (`cart`, a subquery of course ids): one statement."""
+    rows = await CatalogReads(session).timetable(student_id, cart=cart, besides=course.id)
+    return clashes_in(course, rows)
+
+
+def clashes_in(course: Timetabled, timetable: Iterable[Row[Any]]) -> list[Clash]:
+    """How the course clashes with the timetable's courses, a row each as
+    `CatalogReads.timetable` reads them (a row without a course is skipped)."""
     found = []
-    for row in await CatalogReads(session).timetable(student_id, cart=cart, besides=course.id):
+    for row in timetable:
+        if row.id is None:
+            continue
         other_is = IN_CART if row.in_cart else str(row.enrolled_as)
         other = course_record(row)
         found += [Clash(course, other, other_is, o) for o in overlaps(course, other)]

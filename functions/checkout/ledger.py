@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.checkout.models import Payment, PaymentItem, PaymentStatus
@@ -97,7 +97,7 @@ async def close_unseated(session: AsyncSession, payment_id: str, *, now: datetim
     )
 
 
-def cart_course_ids_select(student_id: str) -> Select[Any]:
+def cart_course_ids_select(student_id: str | ColumnElement[str]) -> Select[Any]:
     """The courses in the student's cart, as a subquery for a caller's own
     statement (the catalog's clash check reads them along with the timetable)."""
     return CartRepository.course_ids_of(student_id)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, delete, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,7 @@ class CartRepository:
         self.session = session
 
     @staticmethod
-    def course_ids_of(student_id: str) -> Select[Any]:
+    def course_ids_of(student_id: str | ColumnElement[str]) -> Select[Any]:
         return select(CartItem.course_id).where(CartItem.student_id == student_id)
 
     async def course_ids(self, student_id: str) -> list[str]:

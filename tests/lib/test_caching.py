@@ -18,7 +18,7 @@ def page(body: bytes) -> Page:
 
 
 def test_the_least_recently_used_page_goes_first_when_entries_run_out() -> None:
-    cache: PageCache[str] = PageCache(max_entries=2, max_bytes=10_000)
+    cache: PageCache[str, Page] = PageCache(max_entries=2, max_bytes=10_000)
     cache.put("a", page(b"a"))
     cache.put("b", page(b"b"))
     assert cache.get("a") is not None  # "b" is now the least recently used
@@ -30,7 +30,7 @@ def test_the_least_recently_used_page_goes_first_when_entries_run_out() -> None:
 
 def test_pages_are_bounded_in_bytes_too() -> None:
     one = entry_bytes(0, page(b"x" * 400))
-    cache: PageCache[int] = PageCache(max_entries=100, max_bytes=one * 3)
+    cache: PageCache[int, Page] = PageCache(max_entries=100, max_bytes=one * 3)
     for key in range(10):
         cache.put(key, page(b"x" * 400))
     assert len(cache) == 3
@@ -46,7 +46,7 @@ def test_the_byte_bound_holds_for_what_the_cache_really_holds(body_bytes: int) -
     # GIVEN keys shaped like the HTTP cache's (path, query with a cursor,
     # version, date) and a cache bounded to about fifty such pages
     limit = 50 * (body_bytes + 1_000)
-    cache: PageCache[tuple[object, ...]] = PageCache(max_entries=100_000, max_bytes=limit)
+    cache: PageCache[tuple[object, ...], Page] = PageCache(max_entries=100_000, max_bytes=limit)
     gc.collect()
     tracemalloc.start()
     try:
@@ -73,7 +73,7 @@ def test_the_byte_bound_holds_for_what_the_cache_really_holds(body_bytes: int) -
 
 
 async def test_concurrent_misses_of_one_key_make_the_page_once() -> None:
-    cache: PageCache[str] = PageCache(max_entries=10, max_bytes=10_000)
+    cache: PageCache[str, Page] = PageCache(max_entries=10, max_bytes=10_000)
     made = 0
     release = asyncio.Event()
 
@@ -92,7 +92,7 @@ async def test_concurrent_misses_of_one_key_make_the_page_once() -> None:
 
 
 async def test_an_answer_not_to_keep_is_made_by_each_caller() -> None:
-    cache: PageCache[str] = PageCache(max_entries=10, max_bytes=10_000)
+    cache: PageCache[str, Page] = PageCache(max_entries=10, max_bytes=10_000)
     calls = 0
     release = asyncio.Event()
 
@@ -190,3 +190,40 @@ def test_the_etag_is_a_strong_tag_of_the_bytes() -> None:
     assert etag_of(b"a") == etag_of(b"a")
     assert etag_of(b"a") != etag_of(b"b")
     assert not etag_of(b"a").startswith("W/")
+
+
+async def test_a_version_offered_by_another_read_is_kept_for_the_ttl() -> None:
+    async def read() -> int:
+        raise AssertionError("no read: the offered version is fresh")
+
+    ticks = Ticks()
+    clock = VersionClock(read, ttl_seconds=0.5, monotonic=ticks)
+    assert clock.peek() is None
+    clock.offer(7, clock.generation)
+    assert clock.peek() == 7
+    assert await clock.current() == 7
+    clock.offer(6, clock.generation)  # an older read, finished later
+    assert clock.peek() == 7
+    ticks.now += 0.6
+    assert clock.peek() is None
+
+
+async def test_an_offer_read_across_a_local_write_is_not_kept() -> None:
+    async def read() -> int:
+        return 9
+
+    clock = VersionClock(read, ttl_seconds=60, monotonic=Ticks())
+    generation = clock.generation
+    clock.forget()  # committed while the offering read was under way
+    clock.offer(8, generation)
+    assert clock.peek() is None
+    assert await clock.current() == 9
+
+
+async def test_with_ttl_zero_an_offer_is_not_kept() -> None:
+    async def read() -> int:
+        return 1
+
+    clock = VersionClock(read, ttl_seconds=0, monotonic=Ticks())
+    clock.offer(5, clock.generation)
+    assert clock.peek() is None
