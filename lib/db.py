@@ -24,6 +24,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from lib.sqlite_inline import inline_connector, make_query_only
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Reads from memory-mapped pages skip a copy through SQLite's page cache.
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
@@ -175,6 +177,29 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def create_read_engine(engine: AsyncEngine, **kwargs: Any) -> AsyncEngine:
+    """The engine for a request's reads. On a SQLite file: one of its own whose
+    statements run on the event loop's thread (`lib.sqlite_inline`), on the
+    same file as `engine`, refusing writes. Elsewhere `engine` itself (an
+    in-memory SQLite database would be another database)."""
+    if engine.dialect.name != "sqlite" or _in_memory(engine.url.database):
+        return engine
+    built: list[AsyncEngine] = []
+    # Its connections hold no transaction of their own (BEGIN IMMEDIATE would
+    # be refused): each statement reads the latest commit.
+    kwargs.setdefault("execution_options", {STATEMENT_READS_OPTION: True})
+    kwargs.setdefault(
+        "async_creator", inline_connector(lambda: built[0], SQLITE_BUSY_TIMEOUT_MS / 1000)
+    )
+    built.append(create_engine(engine.url.render_as_string(hide_password=False), **kwargs))
+    make_query_only(built[0])
+    return built[0]
+
+
+def _in_memory(database: str | None) -> bool:
+    return not database or database == ":memory:" or "mode=memory" in database
+
+
 def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(url)
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
@@ -205,7 +230,8 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # IMMEDIATE (below) takes the write lock up front: concurrent writers in
     # several processes then queue on the busy timeout instead of failing with
     # "database is locked" when a read lock cannot be upgraded.
-    dbapi_connection.isolation_level = None
+    if dbapi_connection.isolation_level is not None:
+        dbapi_connection.isolation_level = None
     # SQLite's own lower() folds ASCII only; case-insensitive search must
     # treat "É" and "é" alike, as PostgreSQL does.
     dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
