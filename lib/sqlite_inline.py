@@ -134,6 +134,10 @@ class InlineConnection:
             self._connection = None
 
 
+# The dialect's connect arguments come as a list and a dict.
+_sqlite_connect: Callable[..., sqlite3.Connection] = sqlite3.connect
+
+
 def inline_connector(
     engine: Callable[[], AsyncEngine], timeout_seconds: float
 ) -> Callable[[], Awaitable[InlineConnection]]:
@@ -146,7 +150,7 @@ def inline_connector(
         sync_engine = engine().sync_engine
         args, options = sync_engine.dialect.create_connect_args(sync_engine.url)
         options.update(timeout=timeout_seconds, isolation_level=None, check_same_thread=False)
-        return InlineConnection(sqlite3.connect(*args, **options))
+        return InlineConnection(_sqlite_connect(*args, **options))
 
     return connect
 
