@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -200,6 +200,23 @@ def _in_memory(database: str | None) -> bool:
     return not database or database == ":memory:" or "mode=memory" in database
 
 
+# PostgreSQL connections one server's workers share (PostgreSQL allows 100 by
+# default; the scheduler and the CLI need some too).
+SERVER_CONNECTIONS = 40
+MAX_POOL_SIZE = 20
+
+
+def pool_size(env: Mapping[str, str]) -> int:
+    """PostgreSQL connections per process: `PORTAL_DB_POOL_SIZE`, or the
+    server's share divided among its workers (`WEB_CONCURRENCY`, which `portal
+    serve` sets for them), at most 20: one event loop keeps no more busy."""
+    configured = env.get("PORTAL_DB_POOL_SIZE")
+    if configured:
+        return int(configured)
+    workers = max(1, int(env.get("WEB_CONCURRENCY") or 1))
+    return max(2, min(MAX_POOL_SIZE, SERVER_CONNECTIONS // workers))
+
+
 def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(url)
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
@@ -213,10 +230,12 @@ def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _begin)
         _skip_idle_transaction_ends(engine.sync_engine.dialect)
         return engine
-    # Several server processes share one PostgreSQL (100 connections by
-    # default): keep each process's share small; tune with the environment.
-    kwargs.setdefault("pool_size", int(os.environ.get("PORTAL_DB_POOL_SIZE", "5")))
-    kwargs.setdefault("max_overflow", int(os.environ.get("PORTAL_DB_MAX_OVERFLOW", "10")))
+    kwargs.setdefault("pool_size", pool_size(os.environ))
+    # Connections past the pool's size are closed as soon as they come back:
+    # under steady load above the size, every few requests would pay for a new
+    # connection (TCP, authentication, SQLAlchemy's first-connect queries).
+    # Without overflow a request waits for a pooled one instead.
+    kwargs.setdefault("max_overflow", int(os.environ.get("PORTAL_DB_MAX_OVERFLOW", "0")))
     # No pre-ping: it costs a round trip on every checkout. A connection the
     # server dropped fails its statement once and the pool is invalidated
     # (SQLAlchemy's disconnect handling); idle ones are replaced before any
