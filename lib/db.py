@@ -32,6 +32,10 @@ SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 # A read-only transaction on one snapshot (on SQLite a deferred BEGIN): an
 # export reads every table at the same moment.
 READ_ONLY_OPTION = "portal_read_only"
+# Connections kept for a request's reads on SQLite: as many as the clients a
+# worker serves at once (the benchmark's 64). Each is a file handle and a small
+# page cache (reads come from the memory-mapped file).
+SQLITE_READ_POOL_SIZE = 64
 # A request's reads on SQLite: no BEGIN, each statement reads the latest
 # commit on its own. A read path is one or two statements; a transaction
 # around them would cost three more round trips to the driver's thread.
@@ -185,6 +189,12 @@ def create_read_engine(engine: AsyncEngine, **kwargs: Any) -> AsyncEngine:
     if engine.dialect.name != "sqlite" or _in_memory(engine.url.database):
         return engine
     built: list[AsyncEngine] = []
+    # A connection opened past the pool's size is closed when it comes back:
+    # the pool keeps as many as requests are likely to read at once, and
+    # never makes a reader wait (one that waited while holding a connection,
+    # for the catalog version another reader is fetching, would stall both).
+    kwargs.setdefault("pool_size", SQLITE_READ_POOL_SIZE)
+    kwargs.setdefault("max_overflow", -1)
     # Its connections hold no transaction of their own (BEGIN IMMEDIATE would
     # be refused): each statement reads the latest commit.
     kwargs.setdefault("execution_options", {STATEMENT_READS_OPTION: True})

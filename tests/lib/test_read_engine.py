@@ -21,6 +21,7 @@ from lib.sqlite_inline import InlineConnection
 from tests.factories import Factory, SignedIn
 
 ME = "/api/auth/me"
+READERS = 64
 
 # Another process renames a user through the portal's own write engine (on
 # SQLite: BEGIN IMMEDIATE on aiosqlite) and commits.
@@ -163,3 +164,34 @@ async def test_a_read_does_not_wait_for_a_writer_holding_the_lock(
         assert await full_name(client, student) == student.user.full_name
     # AND once the writer commits, the next read sees the change
     assert await full_name(client, student) == "Pending"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_many_readers_at_once_neither_wait_nor_reconnect(portal: Portal) -> None:
+    # GIVEN as many readers at once as a worker's clients (64), each holding its
+    # connection until all of them have one
+    assert portal.read_engine is not None
+    everyone_in = asyncio.Event()
+    holding: list[int] = []
+
+    async def reader() -> None:
+        async with portal.read_sessions() as session:
+            await session.execute(text("SELECT 1"))
+            holding.append(1)
+            if len(holding) == READERS:
+                everyone_in.set()
+            await everyone_in.wait()
+
+    async def round_of_readers() -> None:
+        holding.clear()
+        everyone_in.clear()
+        await asyncio.wait_for(asyncio.gather(*(reader() for _ in range(READERS))), 10)
+
+    await round_of_readers()
+    opened: list[object] = []
+    event.listen(portal.read_engine.sync_engine, "connect", lambda *a: opened.append(a))
+    # WHEN they come again
+    await round_of_readers()
+    # THEN none waited for another to give its connection back (that would never
+    # happen: wait_for would time out), and each found one kept from the first round
+    assert opened == []
