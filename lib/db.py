@@ -233,6 +233,10 @@ def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # A Lambda instance may run each invocation on a new event loop; pooled
         # asyncpg connections are bound to the loop that opened them.
         kwargs.setdefault("poolclass", NullPool)
+    if kwargs.get("poolclass") is NullPool:
+        # Nothing is kept, so there is no size to give (SQLAlchemy refuses one).
+        kwargs.pop("pool_size", None)
+        kwargs.pop("max_overflow", None)
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         engine = create_async_engine(url, **kwargs)
@@ -240,12 +244,13 @@ def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _begin)
         _skip_idle_transaction_ends(engine.sync_engine.dialect)
         return engine
-    kwargs.setdefault("pool_size", pool_size(os.environ))
-    # Connections past the pool's size are closed as soon as they come back:
-    # under steady load above the size, every few requests would pay for a new
-    # connection (TCP, authentication, SQLAlchemy's first-connect queries).
-    # Without overflow a request waits for a pooled one instead.
-    kwargs.setdefault("max_overflow", int(os.environ.get("PORTAL_DB_MAX_OVERFLOW", "0")))
+    if kwargs.get("poolclass") is not NullPool:
+        kwargs.setdefault("pool_size", pool_size(os.environ))
+        # Connections past the pool's size are closed as soon as they come
+        # back: under steady load above the size, every few requests would pay
+        # for a new connection (TCP, authentication, SQLAlchemy's first-connect
+        # queries). Without overflow a request waits for a pooled one instead.
+        kwargs.setdefault("max_overflow", int(os.environ.get("PORTAL_DB_MAX_OVERFLOW", "0")))
     # No pre-ping: it costs a round trip on every checkout. A connection the
     # server dropped fails its statement once and the pool is invalidated
     # (SQLAlchemy's disconnect handling); idle ones are replaced before any

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.pool import NullPool
 
-from lib.db import create_engine, pool_size
+from lib.db import create_engine, create_read_engine, pool_size
 from lib.server import serve
 from tests.conftest import postgres_url
 
@@ -58,3 +60,23 @@ def test_portal_serve_tells_its_workers_how_many_they_are(
     serve(host="127.0.0.1", port=8999, workers=3)
     assert ran["workers"] == 3
     assert os.environ["WEB_CONCURRENCY"] == "3"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_on_lambda_nothing_is_pooled_and_reads_still_answer(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    # GIVEN a Lambda function (each invocation may bring a new event loop)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "portal-catalog")
+    # WHEN it makes the portal's engines
+    engine = create_engine(database_url)
+    reader = create_read_engine(engine)
+    try:
+        # THEN neither keeps a connection, and both answer
+        for each in (engine, reader):
+            assert isinstance(each.sync_engine.pool, NullPool)
+            async with each.connect() as connection:
+                assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await reader.dispose()
+        await engine.dispose()
