@@ -23,7 +23,11 @@ from lib.migrate import upgrade
 @contextmanager
 def fresh_database(database_url: str | None, folder: Path, name: str) -> Iterator[str]:
     if database_url is None:
-        yield f"sqlite:///{folder / (name + '.db')}"
+        path = folder / (name + ".db")
+        # A run again in the same folder starts from nothing, as on PostgreSQL.
+        for leftover in (path, *(Path(f"{path}{end}") for end in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+        yield f"sqlite:///{path}"
         return
     server, database = _server_url(database_url), f"portal_bench_{secrets.token_hex(4)}"
     asyncio.run(_execute(server, f'CREATE DATABASE "{database}"'))

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -25,6 +26,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from lib.sqlite_inline import inline_connector, make_query_only
+from lib.writer_turns import WriterTurns
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Reads from memory-mapped pages skip a copy through SQLite's page cache.
@@ -240,8 +242,10 @@ def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         engine = create_async_engine(url, **kwargs)
+        turns = WriterTurns()
+        turns.watch(engine.sync_engine)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        event.listen(engine.sync_engine, "begin", _begin)
+        event.listen(engine.sync_engine, "begin", partial(_begin, turns))
         _skip_idle_transaction_ends(engine.sync_engine.dialect)
         return engine
     if kwargs.get("poolclass") is not NullPool:
@@ -282,18 +286,25 @@ def _unicode_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
-def _begin(connection: Any) -> None:
+def _begin(turns: WriterTurns, connection: Any) -> None:
     options = connection.get_execution_options()
     if options.get(STATEMENT_READS_OPTION):
         return
     if options.get(READ_ONLY_OPTION):
         connection.exec_driver_sql("BEGIN")
-    else:
+        return
+    # This process's writers queue in turn first (lib/writer_turns.py).
+    turns.take(connection.connection.info)
+    try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        turns.give_back(connection.connection.info)
+        raise
 
 
 def _skip_idle_transaction_ends(dialect: Dialect) -> None:
-    """COMMIT and ROLLBACK only when SQLite has a transaction open.
+    """COMMIT and ROLLBACK only when SQLite has a transaction open; either
+    ends the connection's turn to write.
 
     Each call to aiosqlite is a trip to its thread and back. A request's reads
     open no transaction (above), and the pool rolls back every connection it
@@ -302,12 +313,18 @@ def _skip_idle_transaction_ends(dialect: Dialect) -> None:
     commit, rollback = dialect.do_commit, dialect.do_rollback
 
     def do_commit(dbapi_connection: Any) -> None:
-        if dbapi_connection.driver_connection.in_transaction:
-            commit(dbapi_connection)
+        try:
+            if dbapi_connection.driver_connection.in_transaction:
+                commit(dbapi_connection)
+        finally:
+            WriterTurns.end(dbapi_connection)
 
     def do_rollback(dbapi_connection: Any) -> None:
-        if dbapi_connection.driver_connection.in_transaction:
-            rollback(dbapi_connection)
+        try:
+            if dbapi_connection.driver_connection.in_transaction:
+                rollback(dbapi_connection)
+        finally:
+            WriterTurns.end(dbapi_connection)
 
     dialect.do_commit = do_commit  # type: ignore[method-assign]
     dialect.do_rollback = do_rollback  # type: ignore[method-assign]

@@ -24,12 +24,12 @@ class Cart:
     clashes: list[Clash]
 
 
-def _enrolled(view: CourseView) -> bool:
+def enrolled_meanwhile(view: CourseView) -> bool:
     # Enrolled (or waitlisted) some other way since it was put in the cart.
     return view.mine is not None and view.mine.status in LIVE_STATUSES
 
 
-async def _in_cart(session: AsyncSession, student_id: str, *, now: datetime) -> list[CourseView]:
+async def in_cart(session: AsyncSession, student_id: str, *, now: datetime) -> list[CourseView]:
     """The cart's courses, in the order they were added, as the student sees them."""
     course_ids = await CartRepository(session).course_ids(student_id)
     views = await catalog.course_views(session, course_ids, now=now, student_id=student_id)
@@ -45,11 +45,11 @@ async def get_cart(session: AsyncSession, student_id: str, *, now: datetime) -> 
 async def _current(session: AsyncSession, student_id: str, *, now: datetime, prune: bool) -> Cart:
     """The cart as it stands, read once; with `prune`, the courses enrolled
     meanwhile leave it."""
-    courses = await _in_cart(session, student_id, now=now)
-    stale = [v.course.id for v in courses if _enrolled(v)]
+    courses = await in_cart(session, student_id, now=now)
+    stale = [v.course.id for v in courses if enrolled_meanwhile(v)]
     if prune and stale:
         await CartRepository(session).remove(student_id, stale)
-    courses = [v for v in courses if not _enrolled(v)]
+    courses = [v for v in courses if not enrolled_meanwhile(v)]
     currencies = {v.course.currency for v in courses}
     found = await catalog.clashes(
         session, student_id=student_id, course_ids=[v.course.id for v in courses]
@@ -64,10 +64,10 @@ async def _current(session: AsyncSession, student_id: str, *, now: datetime, pru
 
 async def prune(session: AsyncSession, student_id: str, *, now: datetime) -> list[CourseView]:
     """Drop the courses enrolled meanwhile from the cart; the ones left."""
-    courses = await _in_cart(session, student_id, now=now)
-    stale = [v.course.id for v in courses if _enrolled(v)]
+    courses = await in_cart(session, student_id, now=now)
+    stale = [v.course.id for v in courses if enrolled_meanwhile(v)]
     await CartRepository(session).remove(student_id, stale)
-    return [v for v in courses if not _enrolled(v)]
+    return [v for v in courses if not enrolled_meanwhile(v)]
 
 
 async def add_to_cart(

@@ -29,6 +29,7 @@ from functions.checkout.errors import (
 )
 from functions.checkout.models import Payment, PaymentStatus
 from functions.checkout.repository import CartRepository, PaymentRepository
+from functions.checkout.sold_out import refuse_if_sold_out
 from lib.errors import Invalid
 from lib.pagination import CursorKey
 from lib.payments.gateway import CheckoutSession, PaymentProviderError
@@ -117,6 +118,8 @@ async def checkout(portal: Portal, student: CurrentUser) -> PayView:
     """A seat in every cart course or in none, one payment for the paid ones,
     and a Stripe Checkout Session for it. Free courses are enrolled at once."""
     now = portal.clock.now()
+    async with portal.read_sessions() as reader:
+        await refuse_if_sold_out(reader, student.id, now=now)
     async with portal.transaction() as session:
         held, payment = await _hold_cart(session, portal, student, now=now)
         if payment is None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import os
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -21,6 +23,7 @@ from lib.errors import NotAuthenticated
 from lib.runtime import Portal
 from lib.security import (
     CLOCK_LEEWAY_SECONDS,
+    HASHING_NICENESS,
     JWT_AUDIENCE,
     JWT_ISSUER,
     MAX_PASSWORD_LENGTH,
@@ -443,3 +446,26 @@ def test_access_tokens_and_device_cookies_are_never_taken_for_each_other() -> No
     assert devices.verify(access_token, user_id="ada", now=now) is None
     with pytest.raises(NotAuthenticated):
         tokens.verify(devices.issue(user_id="ada", now=now), now=now)
+
+
+async def test_hashing_threads_yield_the_cpu_to_the_event_loop(
+    hashing: PasswordHashing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a record of each hashing thread's priority (Linux: nice per thread)
+    priorities: list[int] = []
+    real = hashing._verify_sync
+
+    def recording(password_hash: str, password: str) -> bool:
+        priorities.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return real(password_hash, password)
+
+    monkeypatch.setattr(hashing, "_verify_sync", recording)
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    # WHEN passwords are checked
+    await asyncio.gather(*(hashing.verify(None, "a-long-enough-secret") for _ in range(3)))
+    # THEN every check ran at a lower priority than the event loop's thread
+    expected = min(19, loop_priority + HASHING_NICENESS)
+    assert priorities == [expected] * 3
+    assert expected > loop_priority
+    # AND the event loop's own priority is untouched
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_priority
