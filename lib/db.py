@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import ColumnElement, DateTime, MetaData, event, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, CursorResult, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,7 +25,12 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from lib.sqlite_inline import inline_connector, make_query_only
+from lib.sqlite_inline import (
+    begin_immediate,
+    inline_connector,
+    make_query_only,
+    never_wait_in_sqlite,
+)
 from lib.writer_turns import WriterTurns
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -241,10 +246,21 @@ def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.pop("max_overflow", None)
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # A file's writing engine runs its statements on the event loop's
+        # thread too (lib/sqlite_inline.py); a read engine brings its own.
+        built: list[AsyncEngine] = []
+        inline = "async_creator" not in kwargs and not _in_memory(make_url(url).database)
+        if inline:
+            kwargs["async_creator"] = inline_connector(
+                lambda: built[0], SQLITE_BUSY_TIMEOUT_MS / 1000
+            )
         engine = create_async_engine(url, **kwargs)
+        built.append(engine)
         turns = WriterTurns()
         turns.watch(engine.sync_engine)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        if inline:
+            never_wait_in_sqlite(engine)
         event.listen(engine.sync_engine, "begin", partial(_begin, turns))
         _skip_idle_transaction_ends(engine.sync_engine.dialect)
         return engine
@@ -296,7 +312,7 @@ def _begin(turns: WriterTurns, connection: Any) -> None:
     # This process's writers queue in turn first (lib/writer_turns.py).
     turns.take(connection.connection.info)
     try:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_immediate(connection, timeout_seconds=SQLITE_BUSY_TIMEOUT_MS / 1000)
     except BaseException:
         turns.give_back(connection.connection.info)
         raise

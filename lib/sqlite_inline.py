@@ -18,12 +18,16 @@ aiosqlite engine (BEGIN IMMEDIATE, queued on the busy timeout there)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
 
 
 class InlineCursor:
@@ -165,3 +169,57 @@ def make_query_only(engine: AsyncEngine) -> None:
         cursor.close()
 
     event.listen(engine.sync_engine, "connect", query_only)
+
+
+# --- writes ---------------------------------------------------------------------------
+# A write engine's connections are inline too: once a transaction holds the
+# write lock (BEGIN IMMEDIATE), none of its statements waits in WAL mode, and
+# this process's writers already queue on their turn (lib/writer_turns.py).
+# The one wait left is for a writer of another process: SQLite's busy handler
+# would wait there with the whole event loop stopped, so these connections
+# have none (busy_timeout 0), and BEGIN IMMEDIATE is tried again after a
+# pause on the event loop instead.
+
+BUSY_FIRST_PAUSE_SECONDS = 0.001
+BUSY_LONGEST_PAUSE_SECONDS = 0.02
+
+
+def never_wait_in_sqlite(engine: AsyncEngine) -> None:
+    """Each new connection of `engine` answers "busy" at once (after the
+    engine's own `connect` listeners, which set the usual busy timeout for
+    their own statements)."""
+
+    def no_busy_handler(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.close()
+
+    event.listen(engine.sync_engine, "connect", no_busy_handler)
+
+
+def begin_immediate(connection: Any, *, timeout_seconds: float) -> None:
+    """BEGIN IMMEDIATE on `connection` (SQLAlchemy's, inside its greenlet).
+    On an inline connection, while another process holds the write lock, the
+    pauses between tries are the event loop's, and after `timeout_seconds`
+    the "database is locked" error stands, as the busy timeout's would."""
+    if not isinstance(connection.connection.driver_connection, InlineConnection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    deadline = time.monotonic() + timeout_seconds
+    pause = BUSY_FIRST_PAUSE_SECONDS
+    while True:
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except DBAPIError as exc:
+            if not _busy(exc) or time.monotonic() + pause > deadline:
+                raise
+        await_only(asyncio.sleep(pause))
+        pause = min(pause * 2, BUSY_LONGEST_PAUSE_SECONDS)
+
+
+def _busy(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(exc.orig)

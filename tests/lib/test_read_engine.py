@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
+from lib.db import create_engine
 from lib.runtime import Portal
 from lib.sqlite_inline import InlineConnection
 from tests.factories import Factory, SignedIn
@@ -24,7 +25,7 @@ ME = "/api/auth/me"
 READERS = 64
 
 # Another process renames a user through the portal's own write engine (on
-# SQLite: BEGIN IMMEDIATE on aiosqlite) and commits.
+# SQLite: BEGIN IMMEDIATE on an inline connection) and commits.
 RENAME_ELSEWHERE = """
 import asyncio, sys
 from sqlalchemy import text
@@ -96,9 +97,16 @@ async def test_a_get_read_stays_on_the_event_loops_thread(
     assert driver_connections
     assert set(driver_connections) == {InlineConnection.__name__}
     assert aiosqlite_calls == []
-    # AND a write still goes through aiosqlite (so the count above could see one)
+    # AND so does a write, on the write engine's own inline connections
     async with portal.transaction() as session:
-        await session.execute(text("SELECT 1"))
+        await session.execute(text("UPDATE users SET full_name = full_name WHERE 0"))
+    assert set(driver_connections) == {InlineConnection.__name__}
+    assert aiosqlite_calls == []
+    # AND the count above would have seen aiosqlite: an in-memory database still uses it
+    memory = create_engine("sqlite://")
+    async with memory.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    await memory.dispose()
     assert aiosqlite_calls
 
 
