@@ -22,7 +22,7 @@ from functions.webhooks.routes import routes as webhook_routes
 from lib.caching import PageCache, VersionClock, VersionedPages, forget_on_commit, version_reader
 from lib.clock import Clock, SystemClock
 from lib.config import Settings
-from lib.db import create_engine, create_sessionmaker
+from lib.db import create_engine, create_read_engine, create_sessionmaker
 from lib.errors import ConfigurationError
 from lib.http import EXCEPTION_HANDLERS
 from lib.mail import Mailer, create_mailer
@@ -58,8 +58,9 @@ def build_portal(
 
     payments, simulator = _payments(settings, clock, deliver_webhook or deliver_here)
     engine = create_engine(settings.database_url)
+    read_engine = create_read_engine(engine)
     sessions = create_sessionmaker(engine)
-    read_sessions = create_sessionmaker(engine, read_only=True)
+    read_sessions = create_sessionmaker(read_engine, read_only=True)
     portal = Portal(
         settings=settings,
         engine=engine,
@@ -80,6 +81,7 @@ def build_portal(
         load_user=load_active_user,
         simulator=simulator,
         caches={"catalog": _catalog_pages(settings, engine, read_sessions)},
+        read_engine=read_engine,
     )
     return portal
 

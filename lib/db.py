@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import ColumnElement, DateTime, MetaData, event, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, CursorResult, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +25,12 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from lib.sqlite_inline import (
+    begin_immediate,
+    inline_connector,
+    make_query_only,
+    never_wait_in_sqlite,
+)
 from lib.writer_turns import WriterTurns
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -39,6 +45,10 @@ SQLITE_CACHE_KIB = 2000
 # A read-only transaction on one snapshot (on SQLite a deferred BEGIN): an
 # export reads every table at the same moment.
 READ_ONLY_OPTION = "portal_read_only"
+# Connections kept for a request's reads on SQLite: as many as the clients a
+# worker serves at once (the benchmark's 64). Each is a file handle and a small
+# page cache (reads come from the memory-mapped file).
+SQLITE_READ_POOL_SIZE = 64
 # A request's reads on SQLite: no BEGIN, each statement reads the latest
 # commit on its own. A read path is one or two statements; a transaction
 # around them would cost three more round trips to the driver's thread.
@@ -184,25 +194,89 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def create_read_engine(engine: AsyncEngine, **kwargs: Any) -> AsyncEngine:
+    """The engine for a request's reads. On a SQLite file: one of its own whose
+    statements run on the event loop's thread (`lib.sqlite_inline`), on the
+    same file as `engine`, refusing writes. Elsewhere `engine` itself (an
+    in-memory SQLite database would be another database)."""
+    if engine.dialect.name != "sqlite" or _in_memory(engine.url.database):
+        return engine
+    built: list[AsyncEngine] = []
+    # A connection opened past the pool's size is closed when it comes back:
+    # the pool keeps as many as requests are likely to read at once, and
+    # never makes a reader wait (one that waited while holding a connection,
+    # for the catalog version another reader is fetching, would stall both).
+    kwargs.setdefault("pool_size", SQLITE_READ_POOL_SIZE)
+    kwargs.setdefault("max_overflow", -1)
+    # Its connections hold no transaction of their own (BEGIN IMMEDIATE would
+    # be refused): each statement reads the latest commit.
+    kwargs.setdefault("execution_options", {STATEMENT_READS_OPTION: True})
+    kwargs.setdefault(
+        "async_creator", inline_connector(lambda: built[0], SQLITE_BUSY_TIMEOUT_MS / 1000)
+    )
+    built.append(create_engine(engine.url.render_as_string(hide_password=False), **kwargs))
+    make_query_only(built[0])
+    return built[0]
+
+
+def _in_memory(database: str | None) -> bool:
+    return not database or database == ":memory:" or "mode=memory" in database
+
+
+# PostgreSQL connections one server's workers share (PostgreSQL allows 100 by
+# default; the scheduler and the CLI need some too).
+SERVER_CONNECTIONS = 40
+MAX_POOL_SIZE = 20
+
+
+def pool_size(env: Mapping[str, str]) -> int:
+    """PostgreSQL connections per process: `PORTAL_DB_POOL_SIZE`, or the
+    server's share divided among its workers (`WEB_CONCURRENCY`, which `portal
+    serve` sets for them), at most 20: one event loop keeps no more busy."""
+    configured = env.get("PORTAL_DB_POOL_SIZE")
+    if configured:
+        return int(configured)
+    workers = max(1, int(env.get("WEB_CONCURRENCY") or 1))
+    return max(2, min(MAX_POOL_SIZE, SERVER_CONNECTIONS // workers))
+
+
 def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(url)
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         # A Lambda instance may run each invocation on a new event loop; pooled
         # asyncpg connections are bound to the loop that opened them.
         kwargs.setdefault("poolclass", NullPool)
+    if kwargs.get("poolclass") is NullPool:
+        # Nothing is kept, so there is no size to give (SQLAlchemy refuses one).
+        kwargs.pop("pool_size", None)
+        kwargs.pop("max_overflow", None)
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # A file's writing engine runs its statements on the event loop's
+        # thread too (lib/sqlite_inline.py); a read engine brings its own.
+        built: list[AsyncEngine] = []
+        inline = "async_creator" not in kwargs and not _in_memory(make_url(url).database)
+        if inline:
+            kwargs["async_creator"] = inline_connector(
+                lambda: built[0], SQLITE_BUSY_TIMEOUT_MS / 1000
+            )
         engine = create_async_engine(url, **kwargs)
+        built.append(engine)
         turns = WriterTurns()
         turns.watch(engine.sync_engine)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        if inline:
+            never_wait_in_sqlite(engine)
         event.listen(engine.sync_engine, "begin", partial(_begin, turns))
         _skip_idle_transaction_ends(engine.sync_engine.dialect)
         return engine
-    # Several server processes share one PostgreSQL (100 connections by
-    # default): keep each process's share small; tune with the environment.
-    kwargs.setdefault("pool_size", int(os.environ.get("PORTAL_DB_POOL_SIZE", "5")))
-    kwargs.setdefault("max_overflow", int(os.environ.get("PORTAL_DB_MAX_OVERFLOW", "10")))
+    if kwargs.get("poolclass") is not NullPool:
+        kwargs.setdefault("pool_size", pool_size(os.environ))
+        # Connections past the pool's size are closed as soon as they come
+        # back: under steady load above the size, every few requests would pay
+        # for a new connection (TCP, authentication, SQLAlchemy's first-connect
+        # queries). Without overflow a request waits for a pooled one instead.
+        kwargs.setdefault("max_overflow", int(os.environ.get("PORTAL_DB_MAX_OVERFLOW", "0")))
     # No pre-ping: it costs a round trip on every checkout. A connection the
     # server dropped fails its statement once and the pool is invalidated
     # (SQLAlchemy's disconnect handling); idle ones are replaced before any
@@ -216,7 +290,8 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # IMMEDIATE (below) takes the write lock up front: concurrent writers in
     # several processes then queue on the busy timeout instead of failing with
     # "database is locked" when a read lock cannot be upgraded.
-    dbapi_connection.isolation_level = None
+    if dbapi_connection.isolation_level is not None:
+        dbapi_connection.isolation_level = None
     # SQLite's own lower() folds ASCII only; case-insensitive search must
     # treat "É" and "é" alike, as PostgreSQL does.
     dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
@@ -244,7 +319,7 @@ def _begin(turns: WriterTurns, connection: Any) -> None:
     # This process's writers queue in turn first (lib/writer_turns.py).
     turns.take(connection.connection.info)
     try:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_immediate(connection, timeout_seconds=SQLITE_BUSY_TIMEOUT_MS / 1000)
     except BaseException:
         turns.give_back(connection.connection.info)
         raise

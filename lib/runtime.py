@@ -66,6 +66,16 @@ class Portal:
     simulator: Simulator | None = None
     # Page caches by the data version they follow (`lib.httpcache`), e.g. "catalog".
     caches: Mapping[str, VersionedPages] = field(default_factory=dict)
+    # Where `read_sessions` run, when not on `engine`: on SQLite, an engine
+    # whose reads stay on the event loop's thread (`lib.db.create_read_engine`).
+    read_engine: AsyncEngine | None = None
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine this portal sends statements through, the writer first."""
+        if self.read_engine is None or self.read_engine is self.engine:
+            return (self.engine,)
+        return (self.engine, self.read_engine)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -82,5 +92,6 @@ class Portal:
         if self.simulator is not None:
             await self.simulator.close()
         await self.throttle.close()
-        await self.engine.dispose()
+        for engine in self.engines:
+            await engine.dispose()
         self.passwords.close()

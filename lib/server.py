@@ -13,6 +13,7 @@ answer by itself, its own proxy handling, and a bounded graceful shutdown.
 from __future__ import annotations
 
 import json
+import os
 import signal
 from http import HTTPStatus
 from typing import Any
@@ -92,6 +93,8 @@ def serve(*, host: str, port: int, workers: int) -> None:
     # has shut down gracefully; ending then with 0 says the stop was clean (as
     # `portal scheduler` does). Before uvicorn runs, SIGTERM ends the process too.
     signal.signal(signal.SIGTERM, _stopped)
+    # Each worker sizes its database pool by how many share the server (lib.db.pool_size).
+    os.environ["WEB_CONCURRENCY"] = str(workers)
     uvicorn.run("functions.router:create_app", **uvicorn_options(host, port, workers))
 
 

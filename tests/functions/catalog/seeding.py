@@ -118,18 +118,21 @@ async def _analyze(engine: AsyncEngine) -> None:
 
 
 @contextmanager
-def sent_statements(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
-    """The statements (and their parameters) the engine sends meanwhile."""
+def sent_statements(*engines: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
+    """The statements (and their parameters) the engines send meanwhile (a
+    portal's reads and writes may go through engines of their own)."""
     sent: list[tuple[str, Any]] = []
 
     def note(_c: Any, _cur: Any, statement: str, parameters: Any, *_a: Any) -> None:
         sent.append((statement, parameters))
 
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", note)
     try:
         yield sent
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
+        for engine in engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", note)
 
 
 async def plan_of(
