@@ -113,7 +113,16 @@ def test(args: list[str]) -> int:
         [tool("mypy")],
     ):
         run(step)
-    return subprocess.call([tool("pytest"), *args])
+    return subprocess.call([tool("pytest"), *parallel(args), *args])
+
+
+def parallel(args: list[str]) -> list[str]:
+    """pytest-xdist options: a worker per core, each test alone but the tests
+    of one `xdist_group` together (modules that start many servers, or share an
+    expensive fixture). Given `-n` or `-p no:xdist`, the caller decides."""
+    if any(arg.startswith(("-n", "--numprocesses")) or arg.endswith("no:xdist") for arg in args):
+        return []
+    return ["-n", "auto", "--dist", "loadgroup"]
 
 
 def ensure_venv(*, extras: str) -> None:

@@ -26,6 +26,11 @@ REQUEST_TIMEOUT_SECONDS = 60
 # server; each portal process may open up to 30. Requests in flight per server
 # are capped there so that a rush measures seats, not connection slots.
 POSTGRES_IN_FLIGHT_PER_SERVER = 12
+# Up to 15 connections per portal process (lib.db's pool): two modules with four
+# servers each, at once in two pytest-xdist workers, could pass the 100. Such
+# modules share this group, which `--dist loadgroup` runs in one worker, one
+# module after the other.
+MANY_SERVERS = pytest.mark.xdist_group("many-servers")
 
 # Settings from the surrounding shell that would point the servers elsewhere.
 _OUTSIDE_SETTINGS = (

@@ -29,6 +29,9 @@ from tests.functions.messages.support import SmtpServer, free_port, smtp_server
 from tests.processes import Running, wait_for_health
 
 API, WORKER, SITE = "student-portal-api", "student-portal-scheduler", "student-portal-web"
+# The rehearsal's fixtures (a build of each service, a database) are made once
+# per module: one xdist worker runs the whole module.
+pytestmark = pytest.mark.xdist_group("render-rehearsal")
 BUILD_TIMEOUT_SECONDS = 900
 COMMAND_TIMEOUT_SECONDS = 180
 PUBLIC_HOST = "api.rehearsal.example"

@@ -27,6 +27,9 @@ import pytest
 from lib.security import Role
 from lib.throttle import redis_key_prefix
 from tests.factories import Factory
+from tests.servers import MANY_SERVERS
+
+pytestmark = MANY_SERVERS
 
 ADMIN_USERNAME = "root"
 ADMIN_EMAIL = "root@example.com"

@@ -37,6 +37,9 @@ from lib.runtime import Portal
 from lib.security import Role
 from tests.conftest import BACKENDS, _reset_postgres, postgres_url
 from tests.functions.catalog.support import assert_seats_consistent, course_row
+from tests.servers import MANY_SERVERS
+
+pytestmark = MANY_SERVERS
 
 PORTAL = Path(sys.executable).parent / "portal"
 SERVERS = 4
