@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.ports import free_port
 
 PORTAL = Path(sys.executable).parent / "portal"
 SECRET_KEY = "servers-test-secret-key-0123456789abcdef"
@@ -53,12 +54,6 @@ class Server:
         """SIGKILL: no shutdown, no cleanup, as when a machine or a container dies."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def is_healthy(base_url: str) -> bool:

@@ -15,9 +15,9 @@ import pytest
 from lib.runtime import Portal
 from tests.factories import Factory
 from tests.functions.messages.support import eml_by_outbox_id, outbox_rows, parse, text_of
+from tests.ports import free_port
 from tests.processes import (
     Running,
-    free_port,
     migrated_sqlite,
     portal_env,
     seeding,
