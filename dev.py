@@ -3,7 +3,8 @@
 
     python3 dev.py start   # install into .venv, migrate, load demo data, then run the
                            # API (on :8000, or $PORT) and the scheduler until Ctrl+C
-    python3 dev.py test    # install with test tools, then ruff, mypy and the whole pytest suite
+    python3 dev.py test    # install with test tools, then ruff, mypy and the whole pytest
+                           # suite (in parallel, a pytest-xdist worker per core)
     python3 dev.py run     # what `start` runs last: the API and the scheduler, no set-up
 
 Everything it installs goes into .venv beside this file; it reinstalls only when
