@@ -118,12 +118,14 @@ def test(args: list[str]) -> int:
 
 
 def parallel(args: list[str]) -> list[str]:
-    """pytest-xdist options: a worker per core, each test alone but the tests
-    of one `xdist_group` together (modules that start many servers, or share an
-    expensive fixture). Given `-n` or `-p no:xdist`, the caller decides."""
+    """pytest-xdist options: a worker per core, at most four (each has its
+    PostgreSQL connections, its server and its Chromium, and PostgreSQL allows
+    100 connections), each test alone but the tests of one `xdist_group`
+    together (modules that start many servers, or share an expensive fixture).
+    Given `-n` or `-p no:xdist`, the caller decides."""
     if any(arg.startswith(("-n", "--numprocesses")) or arg.endswith("no:xdist") for arg in args):
         return []
-    return ["-n", "auto", "--dist", "loadgroup"]
+    return ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
 
 
 def ensure_venv(*, extras: str) -> None:

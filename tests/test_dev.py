@@ -117,9 +117,10 @@ async def test_dev_py_runs_the_api_and_the_scheduler_until_ctrl_c(
 
 
 def test_dev_py_test_runs_pytest_in_parallel_unless_told_otherwise() -> None:
-    # THEN the suite gets a worker per core, the groups kept together ...
-    assert dev.parallel([]) == ["-n", "auto", "--dist", "loadgroup"]
-    assert dev.parallel(["tests/lib", "-k", "backup"]) == ["-n", "auto", "--dist", "loadgroup"]
+    # THEN the suite gets a worker per core (four at most), the groups kept together ...
+    default = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
+    assert dev.parallel([]) == default
+    assert dev.parallel(["tests/lib", "-k", "backup"]) == default
     # ... but a caller's own choice stands
     assert dev.parallel(["-n", "0"]) == []
     assert dev.parallel(["-n4"]) == []
