@@ -3,7 +3,8 @@
 
     python3 dev.py start   # install into .venv, migrate, load demo data, then run the
                            # API (on :8000, or $PORT) and the scheduler until Ctrl+C
-    python3 dev.py test    # install with test tools, then ruff, mypy and the whole pytest suite
+    python3 dev.py test    # install with test tools, then ruff, mypy and the whole pytest
+                           # suite (in parallel, a pytest-xdist worker per core)
     python3 dev.py run     # what `start` runs last: the API and the scheduler, no set-up
 
 Everything it installs goes into .venv beside this file; it reinstalls only when
@@ -113,7 +114,18 @@ def test(args: list[str]) -> int:
         [tool("mypy")],
     ):
         run(step)
-    return subprocess.call([tool("pytest"), *args])
+    return subprocess.call([tool("pytest"), *parallel(args), *args])
+
+
+def parallel(args: list[str]) -> list[str]:
+    """pytest-xdist options: a worker per core, at most four (each has its
+    PostgreSQL connections, its server and its Chromium, and PostgreSQL allows
+    100 connections), each test alone but the tests of one `xdist_group`
+    together (modules that start many servers, or share an expensive fixture).
+    Given `-n` or `-p no:xdist`, the caller decides."""
+    if any(arg.startswith(("-n", "--numprocesses")) or arg.endswith("no:xdist") for arg in args):
+        return []
+    return ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
 
 
 def ensure_venv(*, extras: str) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from lib.migrate import upgrade
 from lib.runtime import Portal
 from tests.conftest import TEST_SECRET, test_settings
 from tests.factories import Factory
+from tests.ports import free_port
 
 PORTAL = Path(sys.executable).parent / "portal"
 RUN_TIMEOUT_SECONDS = 120
@@ -188,12 +188,6 @@ async def wait_until(
             return
         await asyncio.sleep(POLL_INTERVAL_SECONDS)
     raise AssertionError(f"still not true after {attempts} checks\n{describe()}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def answers(url: str) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.ports import free_port
 
 PORTAL = Path(sys.executable).parent / "portal"
 SECRET_KEY = "servers-test-secret-key-0123456789abcdef"
@@ -26,6 +27,11 @@ REQUEST_TIMEOUT_SECONDS = 60
 # server; each portal process may open up to 30. Requests in flight per server
 # are capped there so that a rush measures seats, not connection slots.
 POSTGRES_IN_FLIGHT_PER_SERVER = 12
+# Up to 15 connections per portal process (lib.db's pool): two modules with four
+# servers each, at once in two pytest-xdist workers, could pass the 100. Such
+# modules share this group, which `--dist loadgroup` runs in one worker, one
+# module after the other.
+MANY_SERVERS = pytest.mark.xdist_group("many-servers")
 
 # Settings from the surrounding shell that would point the servers elsewhere.
 _OUTSIDE_SETTINGS = (
@@ -48,12 +54,6 @@ class Server:
         """SIGKILL: no shutdown, no cleanup, as when a machine or a container dies."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def is_healthy(base_url: str) -> bool:

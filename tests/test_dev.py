@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+import dev
 from lib.runtime import Portal
 from tests.factories import Factory
 from tests.functions.messages.support import eml_by_outbox_id, outbox_rows, parse, text_of
+from tests.ports import free_port
 from tests.processes import (
     Running,
-    free_port,
     migrated_sqlite,
     portal_env,
     seeding,
@@ -113,3 +114,15 @@ async def test_dev_py_runs_the_api_and_the_scheduler_until_ctrl_c(
     assert not [pid for pid in children if alive(pid)], output
     assert '"event": "scheduler.stopped"' in output
     assert "Finished server process" in output
+
+
+def test_dev_py_test_runs_pytest_in_parallel_unless_told_otherwise() -> None:
+    # THEN the suite gets a worker per core (four at most), the groups kept together ...
+    default = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
+    assert dev.parallel([]) == default
+    assert dev.parallel(["tests/lib", "-k", "backup"]) == default
+    # ... but a caller's own choice stands
+    assert dev.parallel(["-n", "0"]) == []
+    assert dev.parallel(["-n4"]) == []
+    assert dev.parallel(["--numprocesses=3"]) == []
+    assert dev.parallel(["-p", "no:xdist"]) == []

@@ -25,6 +25,7 @@ let currentPage = null; // { path, hash, route, controller, cleanup, guard }
 let pendingFlash = null;
 let signingOut = false;
 let leaveConfirmed = false; // the user already agreed to leave the current page
+let stopPageSpinner = () => {}; // the latest page module's spinner, until it loads
 
 export function parseHash(hash = window.location.hash) {
   const raw = hash.startsWith("#/") ? hash.slice(1) : "/";
@@ -88,8 +89,12 @@ function leaveCurrentPage() {
 }
 
 async function importPage(load) {
-  // Slow networks: the old page gives way to a spinner after a moment.
+  // Slow networks: the old page gives way to a spinner after a moment. An
+  // earlier navigation's spinner, still waiting for its module, is cancelled:
+  // it would otherwise cover this page once its moment has passed.
+  stopPageSpinner();
   const stop = showLoadingLater(pageRoot, "Loading the page…");
+  stopPageSpinner = stop;
   try {
     return await load();
   } catch {

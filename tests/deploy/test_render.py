@@ -25,10 +25,14 @@ import pytest
 from scheduler.registry import JOBS
 from tests.conftest import _admin_sync, postgres_url
 from tests.deploy.blueprint import ROOT, Blueprint, clean_copy, load, machine_env
-from tests.functions.messages.support import SmtpServer, free_port, smtp_server
+from tests.functions.messages.support import SmtpServer, smtp_server
+from tests.ports import free_port
 from tests.processes import Running, wait_for_health
 
 API, WORKER, SITE = "student-portal-api", "student-portal-scheduler", "student-portal-web"
+# The rehearsal's fixtures (a build of each service, a database) are made once
+# per module: one xdist worker runs the whole module.
+pytestmark = pytest.mark.xdist_group("render-rehearsal")
 BUILD_TIMEOUT_SECONDS = 900
 COMMAND_TIMEOUT_SECONDS = 180
 PUBLIC_HOST = "api.rehearsal.example"

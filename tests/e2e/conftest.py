@@ -7,7 +7,6 @@ context (its own cookies), and tests create their own uniquely named users.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -35,6 +34,7 @@ from tests.e2e.support import (
     CatalogData,
     PageFactory,
 )
+from tests.ports import free_port
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -63,12 +63,6 @@ _OUTSIDE_SETTINGS = (
 )
 
 expect.set_options(timeout=10_000)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _portal_command() -> Path:
@@ -129,7 +123,7 @@ class Server:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("portal")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if key not in _OUTSIDE_SETTINGS}
     env.update(

@@ -108,6 +108,35 @@ def test_a_page_whose_code_did_not_load_offers_retry(page: Page) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Course catalog")
 
 
+def test_a_page_left_while_its_code_loads_does_not_cover_the_next_one(page: Page) -> None:
+    now = datetime.now(UTC)
+    page.clock.install(time=now)
+    page.clock.pause_at(now + timedelta(seconds=1))
+    page.goto("/#/")
+    home = page.get_by_role("heading", level=1, name="Welcome to the Student Portal")
+    expect(home).to_be_visible()
+
+    # GIVEN the catalog's code is slow to come, and the visitor goes back home meanwhile
+    main, nav = page.locator("#main"), page.get_by_role("navigation", name="Main")
+    held = HeldRequests(page, "**/js/pages/catalog.js")
+    with page.expect_request("**/js/pages/catalog.js"):
+        nav.get_by_role("link", name="Catalog").click()
+    expect(main).to_have_attribute("aria-busy", "true")
+    nav.get_by_role("link", name="Home").click()
+    expect(main).not_to_have_attribute("aria-busy", "true")
+
+    # WHEN the moment after which the catalog would have shown its spinner passes
+    page.clock.run_for(250)
+
+    # THEN the home page stays, and still does once the catalog's code arrives
+    expect(page.get_by_test_id("loading")).to_have_count(0)
+    expect(home).to_be_visible()
+    held.release()
+    page.clock.run_for(250)
+    expect(page.get_by_test_id("loading")).to_have_count(0)
+    expect(home).to_be_visible()
+
+
 def test_a_spinner_shows_only_once_a_load_takes_a_moment(page: Page, catalog: CatalogData) -> None:
     course = catalog.course(catalog.user("instructor"), title=f"Veneers {unique_token()}")
     # The browser's clock stands still unless the test moves it.
@@ -153,8 +182,11 @@ def test_the_return_page_says_when_it_never_reached_the_portal(
     course = catalog.course(teacher, title=f"Intarsia {unique_token()}", price=900)
     student = catalog.user("student")
     payment = catalog.checkout(student, [course])["payment"]
-    sign_in(page, student.username, student.password)
+    # The clock goes in before the page loads: installed later, it cannot clear
+    # a timer the page set before (a page's spinner, due 200 ms after its code
+    # was asked for), which then covers whatever page is showing.
     page.clock.install()
+    sign_in(page, student.username, student.password)
     fail_api_calls(page)
     page.goto(f"/#/payments/{payment['id']}/return")
     state = page.get_by_test_id("payment-state")

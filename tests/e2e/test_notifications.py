@@ -22,7 +22,7 @@ from tests.e2e.support import (
     unique_username,
     wait_until_paid,
 )
-from tests.functions.messages.support import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

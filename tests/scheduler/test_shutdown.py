@@ -17,7 +17,8 @@ from aiosmtpd.controller import Controller
 
 from lib.runtime import Portal
 from tests.factories import Factory
-from tests.functions.messages.support import SmtpServer, free_port, outbox_rows
+from tests.functions.messages.support import SmtpServer, outbox_rows
+from tests.ports import free_port
 from tests.processes import Running, migrated_sqlite, processes, seeding, wait_until
 
 HOLD_SECONDS = 60

@@ -185,17 +185,23 @@ function clearFilters(page) {
 
 function showInstructorChip(page) {
   const { instructor } = page.filters;
-  page.chip.replaceChildren();
   page.chip.hidden = !instructor;
   if (!instructor) return;
-  const showAll = () => {
-    page.filters.instructor = "";
-    page.instructorName = "";
-    page.bar.emit({ force: true });
-    page.bar.control("q").focus();
-  };
-  page.chip.append(
-    h("span", {}, "Taught by ", h("strong", {}, page.instructorName || "the chosen instructor")),
-    h("button", { type: "button", class: "button button-small", on: { click: showAll } }, "Show all instructors"),
-  );
+  // Built once, then only its name changes: the list reloads (a search, a
+  // page of results) while the visitor may be clicking "Show all instructors",
+  // and a button replaced between the press and the release loses the click.
+  if (!page.chipName) {
+    const showAll = () => {
+      page.filters.instructor = "";
+      page.instructorName = "";
+      page.bar.emit({ force: true });
+      page.bar.control("q").focus();
+    };
+    page.chipName = h("strong", {});
+    page.chip.append(
+      h("span", {}, "Taught by ", page.chipName),
+      h("button", { type: "button", class: "button button-small", on: { click: showAll } }, "Show all instructors"),
+    );
+  }
+  page.chipName.textContent = page.instructorName || "the chosen instructor";
 }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,10 @@ import pytest
 from lib.security import Role
 from lib.throttle import redis_key_prefix
 from tests.factories import Factory
+from tests.ports import free_port
+from tests.servers import MANY_SERVERS
+
+pytestmark = MANY_SERVERS
 
 ADMIN_USERNAME = "root"
 ADMIN_EMAIL = "root@example.com"
@@ -52,12 +55,6 @@ _OUTSIDE_SETTINGS = (
 
 def _portal_command() -> str:
     return str(Path(sys.executable).parent / "portal")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _server_env(database_url: str, workdir: Path, *, memory_cost: int = 8) -> dict[str, str]:
@@ -100,7 +97,7 @@ def _is_healthy(base_url: str) -> bool:
 @contextmanager
 def _server(env: dict[str, str], workdir: Path, name: str) -> Iterator[str]:
     """A `portal serve` process; yields its base URL once /api/health answers."""
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log:

@@ -15,7 +15,9 @@ from lib.clock import SystemClock
 from lib.config import Settings
 from lib.migrate import upgrade
 from tests.factories import Factory
-from tests.servers import SECRET_KEY, portal_environment, running_servers
+from tests.servers import MANY_SERVERS, SECRET_KEY, portal_environment, running_servers
+
+pytestmark = MANY_SERVERS
 
 LIST = "/api/catalog/courses"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -37,6 +36,10 @@ from lib.runtime import Portal
 from lib.security import Role
 from tests.conftest import BACKENDS, _reset_postgres, postgres_url
 from tests.functions.catalog.support import assert_seats_consistent, course_row
+from tests.ports import free_port
+from tests.servers import MANY_SERVERS
+
+pytestmark = MANY_SERVERS
 
 PORTAL = Path(sys.executable).parent / "portal"
 SERVERS = 4
@@ -56,12 +59,6 @@ class Cluster:
     def url(self, n: int) -> str:
         """The servers take turns: request n goes to server n mod 4."""
         return self.urls[n % len(self.urls)]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _in_own_loop(coroutine: Any) -> Any:
@@ -135,7 +132,7 @@ def cluster(
     logs: list[Path] = []
     try:
         for n in range(SERVERS):
-            port = _free_port()
+            port = free_port()
             log = folder / f"server-{n}.log"
             with log.open("wb") as output:
                 processes.append(

@@ -38,6 +38,7 @@ from scheduler.registry import JOBS
 from tests.conftest import test_settings as settings_for
 from tests.functions.checkout.support import assert_consistent, prepare_rush, simulator_of
 from tests.servers import (
+    MANY_SERVERS,
     SECRET_KEY,
     Server,
     is_healthy,
@@ -45,6 +46,8 @@ from tests.servers import (
     running_servers,
     rush_client,
 )
+
+pytestmark = MANY_SERVERS
 
 SERVERS = 3
 STUDENTS = 90

@@ -30,7 +30,9 @@ from lib.runtime import Portal
 from lib.security import AccessTokens, Role
 from tests.functions.checkout.servers import SECRET_KEY, portal_servers
 from tests.functions.checkout.support import WEBHOOK, event, prepare_rush, session_object
-from tests.servers import rush_client
+from tests.servers import MANY_SERVERS, rush_client
+
+pytestmark = MANY_SERVERS
 
 SERVERS = 4
 STUDENTS = 200

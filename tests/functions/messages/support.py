@@ -3,7 +3,6 @@ it (or the mail folder) received, and the outbox rows behind them."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,13 +18,7 @@ from sqlalchemy import select
 
 from lib.outbox import OutboxMessage
 from lib.runtime import Portal
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (the OS hands out a fresh one)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.ports import free_port
 
 
 def parse(raw: bytes) -> EmailMessage:

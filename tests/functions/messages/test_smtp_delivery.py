@@ -23,12 +23,12 @@ from tests import conftest
 from tests.factories import Factory
 from tests.functions.messages.support import (
     SmtpServer,
-    free_port,
     html_of,
     outbox_row,
     outbox_rows,
     text_of,
 )
+from tests.ports import free_port
 
 SITE = "https://portal.example.edu"
 TRY_LATER = "451 try later"
