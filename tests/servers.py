@@ -63,8 +63,14 @@ def is_healthy(base_url: str) -> bool:
         return False
 
 
+TEST_SERVER_POOL_SIZE = 8
+
+
 def portal_environment(database_url: str, workdir: Path) -> dict[str, str]:
-    """Servers on one database and one payment simulator, with cheap hashing."""
+    """Servers on one database and one payment simulator, with cheap hashing.
+    Up to four of them share PostgreSQL's 100 connections with the other test
+    worker's engines, so each keeps a small pool (the default, 40 divided
+    among one server's workers, is for a database of the server's own)."""
     env = {key: value for key, value in os.environ.items() if key not in _OUTSIDE_SETTINGS}
     env.update(
         DATABASE_URL=database_url,
@@ -75,6 +81,7 @@ def portal_environment(database_url: str, workdir: Path) -> dict[str, str]:
         PORTAL_MAIL_DIR=str(workdir / "mail"),
         PORTAL_SERVE_STATIC="0",
         PORTAL_SIMULATOR_DB=str(workdir / "stripe-simulator.db"),
+        PORTAL_DB_POOL_SIZE=str(TEST_SERVER_POOL_SIZE),
     )
     return env
 
