@@ -78,6 +78,8 @@ def portal_env(*, database_url: str, folder: Path) -> dict[str, str]:
         SECRET_KEY=TEST_SECRET,
         PORTAL_MAIL_DIR=str(folder / "mail"),
         PORTAL_SIMULATOR_DB=str(folder / "stripe-simulator.db"),
+        # Several test servers share PostgreSQL's 100 connections.
+        PORTAL_DB_POOL_SIZE="8",
         PORTAL_ARGON2_TIME_COST="1",
         PORTAL_ARGON2_MEMORY_COST="8",
         PORTAL_ARGON2_PARALLELISM="1",

@@ -27,7 +27,7 @@ from lib.security import Role
 from lib.throttle import redis_key_prefix
 from tests.factories import Factory
 from tests.ports import free_port
-from tests.servers import MANY_SERVERS
+from tests.servers import MANY_SERVERS, TEST_SERVER_POOL_SIZE
 
 pytestmark = MANY_SERVERS
 
@@ -67,6 +67,7 @@ def _server_env(database_url: str, workdir: Path, *, memory_cost: int = 8) -> di
         PORTAL_ARGON2_PARALLELISM="1",
         PORTAL_MAIL_DIR=str(workdir / "mail"),
         PORTAL_SERVE_STATIC="0",
+        PORTAL_DB_POOL_SIZE=str(TEST_SERVER_POOL_SIZE),
     )
     return env
 

@@ -37,7 +37,7 @@ from lib.security import Role
 from tests.conftest import BACKENDS, _reset_postgres, postgres_url
 from tests.functions.catalog.support import assert_seats_consistent, course_row
 from tests.ports import free_port
-from tests.servers import MANY_SERVERS
+from tests.servers import MANY_SERVERS, TEST_SERVER_POOL_SIZE
 
 pytestmark = MANY_SERVERS
 
@@ -125,6 +125,7 @@ def cluster(
         "PORTAL_ARGON2_PARALLELISM": "1",
         "PORTAL_MAIL_DIR": str(folder / "mail"),
         "PORTAL_SERVE_STATIC": "0",
+        "PORTAL_DB_POOL_SIZE": str(TEST_SERVER_POOL_SIZE),
     }
     environment.pop("REDIS_URL", None)
     processes: list[subprocess.Popen[bytes]] = []
