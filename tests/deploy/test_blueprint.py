@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from lib.db import pool_size
 from tests.deploy.blueprint import ROOT, Blueprint, load, schema
 
 # What production refuses to start without (lib.config), plus the proxy setting
@@ -88,3 +89,22 @@ def test_the_static_site_publishes_the_web_app(blueprint: Blueprint) -> None:
     [site] = blueprint.of_runtime("static")
     assert (ROOT / site["staticPublishPath"] / "index.html").is_file()
     assert any(r["source"] == "/api/*" for r in site["routes"])
+
+
+# What the database plan allows (Render's smallest plans: 100), less a margin
+# for a shell, a migration and `portal export` run by hand.
+DATABASE_CONNECTIONS = 100 - 10
+
+
+def test_the_services_connections_fit_the_database(blueprint: Blueprint) -> None:
+    # GIVEN each service's processes and its environment, as lib.db sizes pools
+    used = 0
+    for name in ("student-portal-api", "student-portal-scheduler"):
+        service = blueprint.service(name)
+        env = {v["key"]: v.get("value") or "" for v in service["envVars"]}
+        command = service["startCommand"].split()
+        workers = int(command[command.index("--workers") + 1]) if "--workers" in command else 1
+        # THEN each worker's pool, as `portal serve` tells it the worker count
+        used += workers * pool_size({**env, "WEB_CONCURRENCY": str(workers)})
+    # ... adds up to what the database allows
+    assert used <= DATABASE_CONNECTIONS
