@@ -188,8 +188,10 @@ def _count_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> N
         counter[0] += 1
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    engine = _create_engine(url, **kwargs)
+def create_engine(url: str, *, reads_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An engine for `url`; with `reads_only`, on a SQLite file, one whose
+    connections refuse to write (`create_read_engine`)."""
+    engine = _create_engine(url, reads_only=reads_only, **kwargs)
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine
 
@@ -201,7 +203,6 @@ def create_read_engine(engine: AsyncEngine, **kwargs: Any) -> AsyncEngine:
     in-memory SQLite database would be another database)."""
     if engine.dialect.name != "sqlite" or _in_memory(engine.url.database):
         return engine
-    built: list[AsyncEngine] = []
     # A connection opened past the pool's size is closed when it comes back:
     # the pool keeps as many as requests are likely to read at once, and
     # never makes a reader wait (one that waited while holding a connection,
@@ -211,12 +212,8 @@ def create_read_engine(engine: AsyncEngine, **kwargs: Any) -> AsyncEngine:
     # Its connections hold no transaction of their own (BEGIN IMMEDIATE would
     # be refused): each statement reads the latest commit.
     kwargs.setdefault("execution_options", {STATEMENT_READS_OPTION: True})
-    kwargs.setdefault(
-        "async_creator", inline_connector(lambda: built[0], SQLITE_BUSY_TIMEOUT_MS / 1000)
-    )
-    built.append(create_engine(engine.url.render_as_string(hide_password=False), **kwargs))
-    make_query_only(built[0])
-    return built[0]
+    url = engine.url.render_as_string(hide_password=False)
+    return create_engine(url, reads_only=True, **kwargs)
 
 
 def _in_memory(database: str | None) -> bool:
@@ -240,7 +237,7 @@ def pool_size(env: Mapping[str, str]) -> int:
     return max(2, min(MAX_POOL_SIZE, SERVER_CONNECTIONS // workers))
 
 
-def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def _create_engine(url: str, *, reads_only: bool, **kwargs: Any) -> AsyncEngine:
     url = async_url(url)
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         # A Lambda instance may run each invocation on a new event loop; pooled
@@ -252,20 +249,21 @@ def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.pop("max_overflow", None)
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        # A file's writing engine runs its statements on the event loop's
-        # thread too (lib/sqlite_inline.py); a read engine brings its own.
+        # A file's statements run on the event loop's thread (lib/sqlite_inline.py).
         built: list[AsyncEngine] = []
-        inline = "async_creator" not in kwargs and not _in_memory(make_url(url).database)
+        inline = not _in_memory(make_url(url).database)
         if inline:
-            kwargs["async_creator"] = inline_connector(
-                lambda: built[0], SQLITE_BUSY_TIMEOUT_MS / 1000
+            kwargs.setdefault(
+                "async_creator", inline_connector(lambda: built[0], SQLITE_BUSY_TIMEOUT_MS / 1000)
             )
         engine = create_async_engine(url, **kwargs)
         built.append(engine)
         turns = WriterTurns()
         turns.watch(engine.sync_engine)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        if inline:
+        if inline and reads_only:
+            make_query_only(engine)
+        elif inline:
             never_wait_in_sqlite(engine)
         event.listen(engine.sync_engine, "begin", partial(_begin, turns))
         _skip_idle_transaction_ends(engine.sync_engine.dialect)

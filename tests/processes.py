@@ -30,6 +30,7 @@ from lib.runtime import Portal
 from tests.conftest import TEST_SECRET, test_settings
 from tests.factories import Factory
 from tests.ports import free_port
+from tests.servers import TEST_SERVER_POOL_SIZE
 
 PORTAL = Path(sys.executable).parent / "portal"
 RUN_TIMEOUT_SECONDS = 120
@@ -78,8 +79,7 @@ def portal_env(*, database_url: str, folder: Path) -> dict[str, str]:
         SECRET_KEY=TEST_SECRET,
         PORTAL_MAIL_DIR=str(folder / "mail"),
         PORTAL_SIMULATOR_DB=str(folder / "stripe-simulator.db"),
-        # Several test servers share PostgreSQL's 100 connections.
-        PORTAL_DB_POOL_SIZE="8",
+        PORTAL_DB_POOL_SIZE=str(TEST_SERVER_POOL_SIZE),
         PORTAL_ARGON2_TIME_COST="1",
         PORTAL_ARGON2_MEMORY_COST="8",
         PORTAL_ARGON2_PARALLELISM="1",

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Subquery,
     and_,
     bindparam,
-    func,
     select,
     union_all,
 )
@@ -33,13 +32,13 @@ from functions.catalog.reads import (
     place_in_line,
     sessions_json,
 )
-from lib.caching import CATALOG_VERSION, catalog_versions
+from lib.caching import CATALOG_VERSION
 
 _STUDENT: BindParameter[str] = bindparam("student_id")
 
 
 def _version() -> Subquery:
-    total = func.coalesce(func.sum(catalog_versions.c.version), 0)
+    total = CATALOG_VERSION.selected_columns[0]
     return select(total.label("catalog_version")).subquery("version")
 
 
