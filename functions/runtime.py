@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -24,6 +24,7 @@ from lib.clock import Clock, SystemClock
 from lib.config import Settings
 from lib.db import create_engine, create_read_engine, create_sessionmaker
 from lib.errors import ConfigurationError
+from lib.fastreads import FAST_READS_KEY, Reads
 from lib.http import EXCEPTION_HANDLERS
 from lib.mail import Mailer, create_mailer
 from lib.payments.gateway import SIMULATOR_API_KEY, PaymentGateway
@@ -60,7 +61,8 @@ def build_portal(
     engine = create_engine(settings.database_url)
     read_engine = create_read_engine(engine)
     sessions = create_sessionmaker(engine)
-    read_sessions = create_sessionmaker(read_engine, read_only=True)
+    reads = Reads(read_engine)
+    read_sessions = create_sessionmaker(read_engine, read_only=True, info={FAST_READS_KEY: reads})
     portal = Portal(
         settings=settings,
         engine=engine,
@@ -79,19 +81,16 @@ def build_portal(
         payments=payments,
         mailer=mailer or create_mailer(settings.smtp_url, settings.mail_dir),
         load_user=load_active_user,
+        reads=reads,
         simulator=simulator,
-        caches={"catalog": _catalog_pages(settings, engine, read_sessions)},
+        caches={"catalog": _catalog_pages(settings, engine, reads)},
         read_engine=read_engine,
     )
     return portal
 
 
-def _catalog_pages(
-    settings: Settings, engine: AsyncEngine, read_sessions: async_sessionmaker[AsyncSession]
-) -> VersionedPages:
-    clock = VersionClock(
-        version_reader(read_sessions), ttl_seconds=settings.catalog_version_ttl_ms / 1000
-    )
+def _catalog_pages(settings: Settings, engine: AsyncEngine, reads: Reads) -> VersionedPages:
+    clock = VersionClock(version_reader(reads), ttl_seconds=settings.catalog_version_ttl_ms / 1000)
     forget_on_commit(engine, clock)
     pages: PageCache[object, Any] = PageCache(
         max_entries=settings.page_cache_entries, max_bytes=settings.page_cache_bytes

@@ -25,9 +25,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import BigInteger, Column, Integer, Table, event, func, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lib.db import READ_ONLY_OPTION, STATEMENT_READS_OPTION, Base
+from lib.fastreads import Reads
 
 CATALOG_SHARDS = 16
 
@@ -134,10 +135,9 @@ class _ReadFailed(Exception):
     """The caller reading for everyone was cancelled."""
 
 
-def version_reader(read_sessions: async_sessionmaker[AsyncSession]) -> Callable[[], Awaitable[int]]:
+def version_reader(reads: Reads) -> Callable[[], Awaitable[int]]:
     async def read() -> int:
-        async with read_sessions() as session:
-            return int(await session.scalar(CATALOG_VERSION) or 0)
+        return int(await reads.scalar(CATALOG_VERSION) or 0)
 
     return read
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -188,6 +189,33 @@ def _count_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> N
         counter[0] += 1
 
 
+_sqlite_connect: Callable[..., sqlite3.Connection] = sqlite3.connect
+
+
+def add_statement_count() -> None:
+    """A statement sent past the engine (`lib.fastreads`) counts as well."""
+    counter = _statement_count.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+def sqlite_reader_opener(engine: AsyncEngine) -> Callable[[], sqlite3.Connection] | None:
+    """For an engine on a SQLite file: how to open a connection configured as
+    its read connections are (autocommit, `query_only`); else None."""
+    if engine.dialect.name != "sqlite" or _in_memory(engine.url.database):
+        return None
+    args, options = engine.sync_engine.dialect.create_connect_args(engine.sync_engine.url)
+    options.update(isolation_level=None, check_same_thread=False)
+
+    def open_reader() -> sqlite3.Connection:
+        connection: sqlite3.Connection = _sqlite_connect(*args, **options)
+        _configure_sqlite(connection, None)
+        connection.execute("PRAGMA query_only=ON")
+        return connection
+
+    return open_reader
+
+
 def create_engine(url: str, *, reads_only: bool = False, **kwargs: Any) -> AsyncEngine:
     """An engine for `url`; with `reads_only`, on a SQLite file, one whose
     connections refuse to write (`create_read_engine`)."""
@@ -352,7 +380,7 @@ def _skip_idle_transaction_ends(dialect: Dialect) -> None:
 
 
 def create_sessionmaker(
-    engine: AsyncEngine, *, read_only: bool = False
+    engine: AsyncEngine, *, read_only: bool = False, info: Mapping[str, Any] | None = None
 ) -> async_sessionmaker[AsyncSession]:
     # A request's reads run without a transaction around them, each statement
     # on the latest commit: readers never queue behind writers, and neither
@@ -365,4 +393,4 @@ def create_sessionmaker(
         )
     elif read_only:
         bind = engine.execution_options(**{STATEMENT_READS_OPTION: True})
-    return async_sessionmaker(bind, expire_on_commit=False, autoflush=True)
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=True, info=dict(info or {}))

@@ -206,18 +206,34 @@ async def _run_in_session(
     body: type[BaseModel] | None,
     handler: Handler,
 ) -> Response | BaseModel | None:
-    read_only = request.method in {"GET", "HEAD"}
-    maker = portal.read_sessions if read_only else portal.sessions
-    async with maker() as session:
+    # The caller is read before the request's session begins (on SQLite a
+    # write session's BEGIN IMMEDIATE takes the write lock).
+    user = await _authenticate(request, portal, access)
+    parsed = await parse_body(request, body) if body is not None else None
+    if request.method in {"GET", "HEAD"}:
+        return await _run_read(request, portal, user, parsed, handler)
+    async with portal.sessions() as session:
         try:
-            user = await _authenticate(request, portal, session, access)
-            parsed = await parse_body(request, body) if body is not None else None
             result = await handler(Call(request, portal, session, user, parsed))
             await session.commit()
         except BaseException:
             await session.rollback()
             raise
     return result
+
+
+async def _run_read(
+    request: Request, portal: Portal, user: CurrentUser | None, parsed: Any, handler: Handler
+) -> Response | BaseModel | None:
+    """A read: its session costs nothing until a statement goes through it
+    (a fast read path sends its statements by the driver, lib/fastreads.py),
+    and holds no transaction to commit (each statement reads the latest)."""
+    session = portal.read_sessions()
+    try:
+        return await handler(Call(request, portal, session, user, parsed))
+    finally:
+        if session.in_transaction():
+            await session.close()
 
 
 async def _run_alone(
@@ -227,8 +243,7 @@ async def _run_alone(
     body: type[BaseModel] | None,
     handler: Handler,
 ) -> Response | BaseModel | None:
-    async with portal.read_sessions() as reader:
-        user = await _authenticate(request, portal, reader, access)
+    user = await _authenticate(request, portal, access)
     parsed = await parse_body(request, body) if body is not None else None
     return await handler(Call(request, portal, None, user, parsed))
 
@@ -245,39 +260,32 @@ class InternalError(PortalError):
         super().__init__("Something went wrong on our side. Please try again.")
 
 
-async def _authenticate(
-    request: Request, portal: Portal, session: AsyncSession, access: Access
-) -> CurrentUser | None:
+async def _authenticate(request: Request, portal: Portal, access: Access) -> CurrentUser | None:
     header = request.headers.get("authorization")
     if not header:
         if access.public:
             return None
         raise NotAuthenticated()
     if access.public:
-        # A stale token must not lock anyone out of sign-in or refresh. The
-        # caller is read in a session of its own so that the request's session
-        # has not begun (on SQLite: taken the write lock) before the handler runs.
+        # A stale token must not lock anyone out of sign-in or refresh.
         try:
-            async with portal.read_sessions() as reader:
-                return await _user_from_header(header, portal, reader)
+            return await _user_from_header(header, portal)
         except NotAuthenticated:
             return None
-    user = await _user_from_header(header, portal, session)
+    user = await _user_from_header(header, portal)
     if user.role not in access.roles:
         raise Forbidden()
     return user
 
 
-async def _user_from_header(header: str, portal: Portal, session: AsyncSession) -> CurrentUser:
+async def _user_from_header(header: str, portal: Portal) -> CurrentUser:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("Use an `Authorization: Bearer <token>` header.")
     claims = portal.tokens.verify(token.strip(), now=portal.clock.now())
-    if portal.load_user is None:
-        raise RuntimeError("no user loader configured")
     # The user is read on every call so that a deactivation or a role change
     # takes effect at once, not when the access token runs out.
-    user = await portal.load_user(session, claims.user_id, claims.issued_at)
+    user = await portal.load_user(portal.reads, claims.user_id, claims.issued_at)
     if user is None:
         raise NotAuthenticated("Your session has ended. Sign in again.")
     return user

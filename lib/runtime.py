@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from lib.caching import VersionedPages
 from lib.clock import Clock
 from lib.config import Settings
+from lib.fastreads import Reads
 from lib.mail import Mailer
 from lib.payments.gateway import PaymentGateway
 from lib.payments.simulator import Simulator
@@ -43,9 +44,9 @@ class CurrentUser:
     profile: Profile | None = field(default=None, compare=False)
 
 
-# (session, user id, when the access token was issued) -> the caller, or None
-# when the account is gone, deactivated, or its sessions ended after that.
-UserLoader = Callable[[AsyncSession, str, datetime], Awaitable[CurrentUser | None]]
+# (fast reads, user id, when the access token was issued) -> the caller, or
+# None when the account is gone, deactivated, or its sessions ended after that.
+UserLoader = Callable[[Reads, str, datetime], Awaitable[CurrentUser | None]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class Portal:
     payments: PaymentGateway
     mailer: Mailer
     load_user: UserLoader
+    # A request's reads sent by the driver (`lib.fastreads`), on the read engine.
+    reads: Reads
     # The local stand-in for Stripe, when no Stripe key is configured: the
     # gateway talks to it, and it serves its hosted checkout page.
     simulator: Simulator | None = None
@@ -92,6 +95,7 @@ class Portal:
         if self.simulator is not None:
             await self.simulator.close()
         await self.throttle.close()
+        self.reads.close()
         for engine in self.engines:
             await engine.dispose()
         self.passwords.close()

@@ -108,6 +108,11 @@ def uvicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "workers": workers,
         # A class at module level: with several workers it is pickled by name.
         "http": JsonErrorsProtocol,
+        # asyncio's own event loop, not uvloop: under a saturating load uvloop
+        # left a few connections unserved for up to a second (a bare Starlette
+        # endpoint costing 0.4 ms of CPU, 64 connections: p99 500 ms and max 1
+        # s on uvloop; p99 36 ms on asyncio, at 8% fewer requests per second).
+        "loop": "asyncio",
         "proxy_headers": False,
         "log_config": log_config(),
         "access_log": False,

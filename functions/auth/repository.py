@@ -4,11 +4,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import RowMapping, Table, delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth.models import AccountToken, RefreshToken, User
 from lib.db import escape_like, rowcount
+from lib.fastreads import Reads
+from lib.fastreads import Row as FastRow
 
 _users = cast(Table, User.__table__)
 # The columns that authenticate a caller and answer "who am I".
@@ -22,16 +24,18 @@ _CALLER = select(
     _users.c.created_at,
     _users.c.sessions_ended_at,
 )
+# Every signed-in request reads its caller with this, by the driver (lib/fastreads.py).
+ACTIVE_CALLER = _CALLER.where(_users.c.id == bindparam("user_id"), _users.c.is_active.is_(True))
+
+
+async def active_caller(reads: Reads, user_id: str) -> FastRow | None:
+    """An active account's caller columns, in one statement (every request)."""
+    return await reads.first(ACTIVE_CALLER, {"user_id": user_id})
 
 
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def active_caller(self, user_id: str) -> RowMapping | None:
-        """An active account's caller columns, in one statement (every request)."""
-        query = _CALLER.where(_users.c.id == user_id, _users.c.is_active.is_(True))
-        return (await self.session.execute(query)).mappings().first()
 
     async def get(self, user_id: str) -> User | None:
         return await self.session.get(User, user_id)

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from functions.auth import links, throttles, verification
 from functions.auth.errors import CannotChangeSelf, EmailNotVerified, EmailTaken, UsernameTaken
 from functions.auth.models import User
-from functions.auth.repository import RefreshTokenRepository, UserRepository
+from functions.auth.repository import RefreshTokenRepository, UserRepository, active_caller
 from functions.messages.notices import Welcome, notify
 from lib.errors import Invalid, NotFound
+from lib.fastreads import Reads
 from lib.pagination import CursorKey
 from lib.runtime import CurrentUser, Portal, Profile
 from lib.security import Role, password_problem, token_digest
@@ -171,25 +172,23 @@ async def has_users(session: AsyncSession) -> bool:
     return await UserRepository(session).any_exist()
 
 
-async def load_active_user(
-    session: AsyncSession, user_id: str, issued_at: datetime
-) -> CurrentUser | None:
-    """The caller of a request: one statement, no ORM object."""
-    row = await UserRepository(session).active_caller(user_id)
+async def load_active_user(reads: Reads, user_id: str, issued_at: datetime) -> CurrentUser | None:
+    """The caller of a request: one statement by the driver, no ORM object."""
+    row = await active_caller(reads, user_id)
     if row is None:
         return None
-    ended = row["sessions_ended_at"]
+    ended = row.sessions_ended_at
     # Tokens carry whole seconds: one issued in the second the sessions ended
     # is still taken (the web app's own fresh token may be one of them).
     if ended is not None and issued_at < ended.replace(microsecond=0):
         return None
     profile = Profile(
-        email=row["email"],
-        full_name=row["full_name"],
-        email_verified=row["email_verified_at"] is not None,
-        created_at=row["created_at"],
+        email=row.email,
+        full_name=row.full_name,
+        email_verified=row.email_verified_at is not None,
+        created_at=row.created_at,
     )
-    return CurrentUser(row["id"], row["username"], Role(row["role"]), profile=profile)
+    return CurrentUser(row.id, row.username, Role(row.role), profile=profile)
 
 
 async def me(session: AsyncSession, caller: CurrentUser) -> Profile:

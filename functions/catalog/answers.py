@@ -82,7 +82,7 @@ async def _own_now(
     """The version now and the reader's own part of a kept one: one statement."""
     if student_id is not None and isinstance(part, EncodedCourse):
         params = {"student_id": student_id, "course_id": part.id}
-        rows = await reads.rows(_own_in_course(reads.dialect), params)
+        rows = await reads.kept_rows(_own_in_course(reads.dialect), params)
         mine = {part.id: own_enrollment(rows[0])} if rows[0].mine_id is not None else {}
         return int(rows[0].catalog_version), mine, rows
     ids = part.course_ids if isinstance(part, EncodedPage) else [part.id]
@@ -132,7 +132,7 @@ async def course_page(
     generation = store.clock.generation
     student_id = _student_id(viewer)
     shape, params = shaped(search, today=today, dialect=reads.dialect, student_id=student_id)
-    rows = await reads.rows(catalog_page(shape), params)
+    rows = await reads.kept_rows(catalog_page(shape), params)
     column = SORT_COLUMNS[search.sort].name
     chosen, next_cursor = SORT_KEYS[search.sort].page(
         rows, query.limit, lambda row: (row._mapping[column], row.id)

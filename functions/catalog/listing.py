@@ -58,7 +58,7 @@ async def list_courses(
     student_id = viewer.id if viewer is not None and viewer.role == Role.STUDENT else None
     reads = CatalogReads(session)
     shape, params = shaped(search, today=now.date(), dialect=reads.dialect, student_id=student_id)
-    rows = await reads.rows(catalog_page(shape), params)
+    rows = await reads.kept_rows(catalog_page(shape), params)
     column = SORT_COLUMNS[search.sort].name
     page, next_cursor = SORT_KEYS[search.sort].page(
         rows, query.limit, lambda row: (row._mapping[column], row.id)

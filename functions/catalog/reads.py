@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -35,6 +35,7 @@ from functions.catalog.records import (
 from functions.catalog.search_index import SEARCH_TABLE
 from lib.caching import CATALOG_VERSION
 from lib.db import dialect_of, json_rows
+from lib.fastreads import reads_of
 from lib.pagination import after as past
 
 courses = Course.__table__
@@ -208,6 +209,8 @@ class CatalogReads:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.dialect = dialect_of(session)
+        # In a request's read session: its statements go by the driver.
+        self.fast = reads_of(session)
 
     async def rows(
         self, statement: Select[Any], params: dict[str, Any] | None = None
@@ -217,6 +220,15 @@ class CatalogReads:
         rows: Sequence[Row[Any]] = result.all()
         return rows
 
+    async def kept_rows(
+        self, statement: Select[Any], params: dict[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """As `rows`, for a statement built once and kept (a read path's
+        template): sent by the driver in a read session (lib/fastreads.py)."""
+        if self.fast is None:
+            return await self.rows(statement, params)
+        return cast(Sequence[Row[Any]], await self.fast.rows(statement, params))
+
     async def courses(
         self, course_ids: Sequence[str], *, student_id: str | None
     ) -> Sequence[Row[Any]]:
@@ -224,7 +236,7 @@ class CatalogReads:
             return []
         statement = _courses_by_id(self.dialect, signed_in=student_id is not None)
         params = {"ids": list(course_ids), "student_id": student_id}
-        return await self.rows(statement, params)
+        return await self.kept_rows(statement, params)
 
     async def timetable(
         self, student_id: str, *, cart: Select[Any], besides: str
@@ -263,7 +275,7 @@ class CatalogReads:
         params: dict[str, Any] = {"student_id": student_id, "limit": limit}
         if after is not None:
             params.update(after_0=after[0], after_1=after[1])
-        return await self.rows(_enrollments_of(self.dialect, after=after is not None), params)
+        return await self.kept_rows(_enrollments_of(self.dialect, after=after is not None), params)
 
     async def course_staff(self, course_id: str) -> Row[Any] | None:
         """Who teaches the course, and its code."""

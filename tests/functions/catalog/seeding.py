@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from functions.auth.models import User
 from functions.catalog.models import Course, CourseSession, Enrollment
 from lib.db import new_id
+from lib.fastreads import Reads
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WORDS = ["algebra", "biology", "chemistry", "drawing", "economics", "french", "geology",
@@ -118,21 +119,31 @@ async def _analyze(engine: AsyncEngine) -> None:
 
 
 @contextmanager
-def sent_statements(*engines: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
+def sent_statements(
+    *engines: AsyncEngine, reads: Reads | None = None
+) -> Iterator[list[tuple[str, Any]]]:
     """The statements (and their parameters) the engines send meanwhile (a
-    portal's reads and writes may go through engines of their own)."""
+    portal's reads and writes may go through engines of their own), and the
+    fast reads (`portal.reads`), which go by the driver."""
     sent: list[tuple[str, Any]] = []
 
     def note(_c: Any, _cur: Any, statement: str, parameters: Any, *_a: Any) -> None:
         sent.append((statement, parameters))
 
+    def note_fast(statement: str, parameters: Any) -> None:
+        sent.append((statement, tuple(parameters)))
+
     for engine in engines:
         event.listen(engine.sync_engine, "before_cursor_execute", note)
+    if reads is not None:
+        reads.listeners.append(note_fast)
     try:
         yield sent
     finally:
         for engine in engines:
             event.remove(engine.sync_engine, "before_cursor_execute", note)
+        if reads is not None:
+            reads.listeners.remove(note_fast)
 
 
 async def plan_of(

@@ -38,7 +38,7 @@ async def _plans(
     portal: Portal, client: httpx.AsyncClient, path: str, headers: dict[str, str], marker: str
 ) -> list[str]:
     """The plans of the statements a request sends that mention `marker`."""
-    with sent_statements(*portal.engines) as sent:
+    with sent_statements(*portal.engines, reads=portal.reads) as sent:
         response = await client.get(path, headers=headers)
     assert response.status_code == 200, response.text
     chosen = [(s, p) for s, p in sent if marker in s]
