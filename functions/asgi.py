@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import literal, select
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -34,10 +34,13 @@ class DatabaseUnavailable(PortalError):
     code = "database_unavailable"
 
 
+_ONE = select(literal(1))
+
+
 @endpoint(ANYONE, summary="200 when the database answers")
 async def health(call: Call[None]) -> Response:
     try:
-        await call.session.execute(text("SELECT 1"))
+        await call.portal.reads.scalar(_ONE)
     except Exception:
         raise DatabaseUnavailable("The database does not answer.") from None
     return JSONResponse({"status": "ok"})

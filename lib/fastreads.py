@@ -33,13 +33,13 @@ import re
 import sqlite3
 import threading
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from lib.db import add_statement_count, sqlite_reader_opener
 
@@ -57,21 +57,41 @@ class Row(tuple[Any, ...]):
 
     __slots__ = ()
     _fields: tuple[str, ...] = ()
+    _index: Mapping[str, int] = {}
 
     @property
-    def _mapping(self) -> dict[str, Any]:
-        return dict(zip(self._fields, self, strict=True))
+    def _mapping(self) -> Mapping[str, Any]:
+        return _Mapped(self)
 
     if TYPE_CHECKING:
 
         def __getattr__(self, name: str) -> Any: ...
 
 
+class _Mapped(Mapping[str, Any]):
+    """A row by its field names, without copying it into a dict."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Row) -> None:
+        self._row = row
+
+    def __getitem__(self, name: str) -> Any:
+        return self._row[self._row._index[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row._fields)
+
+    def __len__(self) -> int:
+        return len(self._row._fields)
+
+
 def _row_class(fields: Sequence[str]) -> type[Row]:
     """A `Row` with a property per field (namedtuple's names: a field that is
     no identifier, or repeated, is renamed to its position, `_2`)."""
     names: tuple[str, ...] = cast(Any, namedtuple)("_Names", fields, rename=True)._fields
-    members: dict[str, Any] = {"__slots__": (), "_fields": tuple(fields)}
+    index = {field: i for i, field in reversed(list(enumerate(fields)))}
+    members: dict[str, Any] = {"__slots__": (), "_fields": tuple(fields), "_index": index}
     members.update({name: property(itemgetter(i)) for i, name in enumerate(names)})
     return type("FastRow", (Row,), members)
 
@@ -173,7 +193,16 @@ class Reads:
         self._plans[key] = made
         return made
 
-    async def rows(self, statement: Select[Any], params: Params | None = None) -> list[Row]:
+    async def rows(
+        self,
+        statement: Select[Any],
+        params: Params | None = None,
+        *,
+        held: AsyncConnection | None = None,
+    ) -> list[Row]:
+        """The statement's rows. `held`: a pooled connection the caller holds
+        already (its read session's), used instead of taking a second one;
+        requests that each waited for a second would empty the pool."""
         params = params or {}
         plan = self.plan(statement, params)
         arguments = plan.arguments(params)
@@ -182,11 +211,10 @@ class Reads:
             listener(plan.sql, arguments)
         if self._open_sqlite is not None:
             return plan.shape(self._connection().execute(plan.sql, arguments).fetchall())
-        if self.dialect.name == "postgresql":
-            return plan.shape(await self._postgres(plan.sql, arguments))
+        if held is not None:
+            return plan.shape(await self._send(held, plan.sql, arguments))
         async with self.engine.connect() as connection:
-            result = await connection.exec_driver_sql(plan.sql, tuple(arguments))
-            return plan.shape(result.all())
+            return plan.shape(await self._send(connection, plan.sql, arguments))
 
     async def first(self, statement: Select[Any], params: Params | None = None) -> Row | None:
         found = await self.rows(statement, params)
@@ -205,17 +233,27 @@ class Reads:
                 connection = self._sqlite[thread] = self._open_sqlite()
         return connection
 
-    async def _postgres(self, sql: str, arguments: list[Any]) -> Sequence[Sequence[Any]]:
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-            try:
-                rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *arguments)
-                return rows
-            except BaseException:
-                if driver.is_closed():
-                    await connection.invalidate()
-                raise
+    @property
+    def pooled(self) -> bool:
+        """Whether each read takes a connection from the engine's pool."""
+        return self._open_sqlite is None
+
+    async def _send(
+        self, connection: AsyncConnection, sql: str, arguments: list[Any]
+    ) -> Sequence[Sequence[Any]]:
+        if self.dialect.name != "postgresql":
+            # In-memory SQLite: the same SQL through the engine's connection.
+            result = await connection.exec_driver_sql(sql, tuple(arguments))
+            return result.all()
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        try:
+            rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *arguments)
+            return rows
+        except BaseException:
+            if driver.is_closed():
+                await connection.invalidate()
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -229,3 +267,17 @@ def reads_of(session: AsyncSession) -> Reads | None:
     session, whose reads must see its own transaction."""
     found = session.info.get(FAST_READS_KEY)
     return found if isinstance(found, Reads) else None
+
+
+async def read_rows(
+    session: AsyncSession, statement: Select[Any], params: Params | None = None
+) -> Sequence[Any]:
+    """A kept statement's rows: by the driver in a request's read session,
+    else through the session (a write session's reads see its own changes)."""
+    fast = reads_of(session)
+    if fast is not None:
+        # A session that holds a pooled connection lends it (see `Reads.rows`).
+        held = await session.connection() if fast.pooled and session.in_transaction() else None
+        return await fast.rows(statement, params, held=held)
+    result = await session.execute(statement, dict(params or {}))
+    return list(result.all())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, bindparam, or_
 
 from lib.errors import Invalid
 
@@ -119,6 +119,10 @@ def _parsed(parse: Callable[[str], Any], value: Any) -> Any:
         return parse(value)
     except ValueError:
         return None
+
+
+# The cursor's values as parameters of a kept statement (`after_0`, `after_1`).
+AFTER: tuple[Any, ...] = (bindparam("after_0"), bindparam("after_1"))
 
 
 def after(

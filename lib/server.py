@@ -12,6 +12,7 @@ answer by itself, its own proxy handling, and a bounded graceful shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -51,6 +52,41 @@ def refusal(status: int, code: str, message: str) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
 
 
+class CoalescingTransport:
+    """A transport whose writes in one turn of the event loop leave as one.
+
+    uvicorn writes a response's head and its body separately, each a system
+    call that, on loopback and behind most proxies, carries a segment through
+    the kernel's TCP stack at once: a fifth of a small read's cost. The
+    writes of one turn (a response is written in one) are joined instead and
+    sent when the turn ends."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class JsonErrorsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol (what "auto" picks with uvicorn[standard]),
     answering in the portal's error shape. llhttp sets no limit on the size of a
@@ -58,6 +94,10 @@ class JsonErrorsProtocol(HttpToolsProtocol):
 
     _refused: tuple[int, str, str] | None = None
     _head_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -35,7 +35,8 @@ from functions.catalog.records import (
 from functions.catalog.search_index import SEARCH_TABLE
 from lib.caching import CATALOG_VERSION
 from lib.db import dialect_of, json_rows
-from lib.fastreads import reads_of
+from lib.fastreads import read_rows
+from lib.pagination import AFTER
 from lib.pagination import after as past
 
 courses = Course.__table__
@@ -175,7 +176,6 @@ def mine_record(row: Row[Any]) -> MineRecord | None:
 
 
 # A cursor's two values (the sort key, then the id), as parameters.
-AFTER: tuple[Any, ...] = (bindparam("after_0"), bindparam("after_1"))
 
 
 def with_version(statement: Select[Any]) -> Select[Any]:
@@ -209,8 +209,6 @@ class CatalogReads:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.dialect = dialect_of(session)
-        # In a request's read session: its statements go by the driver.
-        self.fast = reads_of(session)
 
     async def rows(
         self, statement: Select[Any], params: dict[str, Any] | None = None
@@ -225,9 +223,7 @@ class CatalogReads:
     ) -> Sequence[Row[Any]]:
         """As `rows`, for a statement built once and kept (a read path's
         template): sent by the driver in a read session (lib/fastreads.py)."""
-        if self.fast is None:
-            return await self.rows(statement, params)
-        return cast(Sequence[Row[Any]], await self.fast.rows(statement, params))
+        return cast(Sequence[Row[Any]], await read_rows(self.session, statement, params))
 
     async def courses(
         self, course_ids: Sequence[str], *, student_id: str | None

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, exists, literal_column, select
 
 from functions.catalog.reads import (
-    AFTER,
     SORT_COLUMNS,
     course_select,
     course_sessions,
@@ -23,6 +22,7 @@ from functions.catalog.reads import (
 from functions.catalog.repository import status_condition
 from functions.catalog.search_index import MIN_INDEXED_LENGTH, SEARCH_TABLE
 from lib.db import escape_like
+from lib.pagination import AFTER
 from lib.pagination import after as past
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Select, Table, delete, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,8 @@ from functions.checkout.models import (
     RefundStatus,
 )
 from lib.db import insert_for, new_id, rowcount
+from lib.fastreads import read_rows
+from lib.pagination import AFTER
 from lib.pagination import after as past
 
 _cart = cast(Table, CartItem.__table__)
@@ -77,6 +80,27 @@ _ITEM = select(
 )
 
 
+_PAYMENT = select(_payments).where(_payments.c.id == bindparam("payment_id"))
+_ITEMS_OF = _ITEM.where(_items.c.payment_id.in_(bindparam("ids", expanding=True))).order_by(
+    _items.c.id
+)
+
+
+@lru_cache(maxsize=8)
+def _payments_page(by_student: bool, by_status: bool, *, after: bool) -> Select[Any]:
+    """Newest first, by (created_at, id): a template per shape (lib/fastreads.py)."""
+    query = select(_payments)
+    if by_student:
+        query = query.where(_payments.c.student_id == bindparam("student_id"))
+    if by_status:
+        query = query.where(_payments.c.status == bindparam("status"))
+    newest_first = (_payments.c.created_at, _payments.c.id)
+    if after and (beyond := past(newest_first, AFTER, descending=True)) is not None:
+        query = query.where(beyond)
+    order = (_payments.c.created_at.desc(), _payments.c.id.desc())
+    return query.order_by(*order).limit(bindparam("limit"))
+
+
 class PaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -84,16 +108,15 @@ class PaymentRepository:
     # --- read paths: Core rows, no ORM objects ---------------------------------
 
     async def row(self, payment_id: str) -> AnyRow | None:
-        result = await self.session.execute(select(_payments).where(_payments.c.id == payment_id))
-        return result.first()
+        found = await read_rows(self.session, _PAYMENT, {"payment_id": payment_id})
+        return found[0] if found else None
 
     async def item_rows(self, payment_ids: Sequence[str]) -> dict[str, list[AnyRow]]:
         """The items of every payment asked about, in one statement."""
         if not payment_ids:
             return {}
-        query = _ITEM.where(_items.c.payment_id.in_(payment_ids)).order_by(_items.c.id)
         grouped: dict[str, list[AnyRow]] = {pid: [] for pid in payment_ids}
-        for item in await self.session.execute(query):
+        for item in await read_rows(self.session, _ITEMS_OF, {"ids": list(payment_ids)}):
             grouped[item.payment_id].append(item)
         return grouped
 
@@ -106,16 +129,11 @@ class PaymentRepository:
         limit: int,
     ) -> list[AnyRow]:
         """Newest first, by (created_at, id)."""
-        query = select(_payments)
-        if student_id:
-            query = query.where(_payments.c.student_id == student_id)
-        if status:
-            query = query.where(_payments.c.status == status)
-        newest_first = (_payments.c.created_at, _payments.c.id)
-        if (beyond := past(newest_first, after, descending=True)) is not None:
-            query = query.where(beyond)
-        query = query.order_by(_payments.c.created_at.desc(), _payments.c.id.desc()).limit(limit)
-        return list(await self.session.execute(query))
+        params: dict[str, Any] = {"student_id": student_id, "status": status, "limit": limit}
+        if after is not None:
+            params.update(after_0=after[0], after_1=after[1])
+        query = _payments_page(bool(student_id), bool(status), after=after is not None)
+        return list(await read_rows(self.session, query, params))
 
     # --- write paths --------------------------------------------------------------
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import RowMapping, func, select, update
+from sqlalchemy import BindParameter, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.db import rowcount
+from lib.fastreads import read_rows
 from lib.outbox import OutboxMessage
+from lib.pagination import AFTER
 from lib.pagination import after as past
 
 NEWEST_FIRST = (OutboxMessage.created_at, OutboxMessage.id)
@@ -19,6 +22,21 @@ _outbox = OutboxMessage.__table__.c
 _NOTIFICATION = select(
     _outbox.id, _outbox.kind, _outbox.payload, _outbox.created_at, _outbox.read_at
 )
+_RECIPIENT: BindParameter[str] = bindparam("user_id")
+# Answered from the (recipient_id, read_at) index alone.
+_UNREAD = select(func.count()).where(_outbox.recipient_id == _RECIPIENT, _outbox.read_at.is_(None))
+
+
+@lru_cache(maxsize=4)
+def _page(*, unread_only: bool, after: bool) -> Select[Any]:
+    """One page, newest first (a template per shape: lib/fastreads.py)."""
+    query = _NOTIFICATION.where(_outbox.recipient_id == _RECIPIENT)
+    if unread_only:
+        query = query.where(_outbox.read_at.is_(None))
+    if after and (beyond := past(NEWEST_FIRST, AFTER, descending=True)) is not None:
+        query = query.where(beyond)
+    order = (_outbox.created_at.desc(), _outbox.id.desc())
+    return query.order_by(*order).limit(bindparam("limit"))
 
 
 class NotificationRepository:
@@ -27,22 +45,16 @@ class NotificationRepository:
 
     async def for_user(
         self, user_id: str, *, after: tuple[Any, ...] | None, limit: int, unread_only: bool
-    ) -> Sequence[RowMapping]:
+    ) -> Sequence[Any]:
         """One page, newest first: rows of the listed columns, no ORM objects."""
-        query = _NOTIFICATION.where(_outbox.recipient_id == user_id)
-        if unread_only:
-            query = query.where(_outbox.read_at.is_(None))
-        if (beyond := past(NEWEST_FIRST, after, descending=True)) is not None:
-            query = query.where(beyond)
-        query = query.order_by(_outbox.created_at.desc(), _outbox.id.desc()).limit(limit)
-        return (await self.session.execute(query)).mappings().all()
+        params: dict[str, Any] = {"user_id": user_id, "limit": limit}
+        if after is not None:
+            params.update(after_0=after[0], after_1=after[1])
+        query = _page(unread_only=unread_only, after=after is not None)
+        return await read_rows(self.session, query, params)
 
     async def unread_count(self, user_id: str) -> int:
-        # Answered from the (recipient_id, read_at) index alone.
-        result = await self.session.execute(
-            select(func.count()).where(_outbox.recipient_id == user_id, _outbox.read_at.is_(None))
-        )
-        return int(result.scalar_one())
+        return int((await read_rows(self.session, _UNREAD, {"user_id": user_id}))[0][0])
 
     async def mark_read(self, user_id: str, message_id: str, *, now: datetime) -> bool:
         result = await self.session.execute(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
-from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth import service as auth
@@ -51,8 +51,8 @@ def _key(message: OutboxMessage) -> tuple[datetime, str]:
     return message.created_at, message.id
 
 
-def _row_key(row: RowMapping) -> tuple[datetime, str]:
-    return row["created_at"], row["id"]
+def _row_key(row: Any) -> tuple[datetime, str]:
+    return row.created_at, row.id
 
 
 @dataclass
@@ -85,8 +85,8 @@ async def notifications(
     site = portal.settings.site_origin
     views = [
         NotificationView(
-            m["id"], m["kind"], m["created_at"], m["read_at"] is not None,
-            render(m["kind"], in_app(m["payload"]), recipient_name=name, site=site),
+            m.id, m.kind, m.created_at, m.read_at is not None,
+            render(m.kind, in_app(m.payload), recipient_name=name, site=site),
         )
         for m in rows
     ]  # fmt: skip

@@ -16,8 +16,8 @@ from functions.auth.models import User
 from functions.catalog.models import Course, Enrollment
 from functions.catalog.reads import course_select
 from lib import fastreads
-from lib.db import counting_statements, create_engine
-from lib.fastreads import Reads
+from lib.db import counting_statements, create_engine, create_sessionmaker
+from lib.fastreads import FAST_READS_KEY, Reads, read_rows
 from lib.runtime import Portal
 from lib.security import Role
 from tests.factories import Factory
@@ -188,3 +188,24 @@ async def test_a_signed_in_get_of_fast_reads_opens_no_session(
     assert response.status_code == 200, response.text
     assert response.headers["X-Portal-Statements"] == "1"
     assert through_engines == []
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_read_session_lends_its_connection_instead_of_taking_a_second(
+    database_url: str,
+) -> None:
+    # GIVEN a pool of one connection, held by a request's read session
+    engine = create_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=2)
+    reads = Reads(engine)
+    sessions = create_sessionmaker(engine, read_only=True, info={FAST_READS_KEY: reads})
+    try:
+        async with sessions() as session:
+            assert await session.scalar(select(literal(1))) == 1
+            # WHEN a fast read runs in that session
+            # THEN it runs on the same connection instead of waiting for the pool
+            assert await read_rows(session, select(literal(2))) == [(2,)]
+        # AND without a session it takes one from the pool as usual
+        assert await reads.scalar(select(literal(3))) == 3
+    finally:
+        reads.close()
+        await engine.dispose()

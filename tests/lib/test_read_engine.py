@@ -90,9 +90,12 @@ async def test_a_get_read_stays_on_the_event_loops_thread(
     student = await factory.signed_in()
     aiosqlite_calls.clear()
     driver_connections.clear()
-    # WHEN they ask who they are, and anyone asks for the health check
+    # WHEN they ask who they are, and anyone asks for the health check (both
+    # read by the driver, lib/fastreads.py), and a request's read session reads
     assert await full_name(client, student) == student.user.full_name
     assert (await client.get("/api/health")).status_code == 200
+    async with portal.read_sessions() as session:
+        assert await session.scalar(text("SELECT count(*) FROM users")) == 1
     # THEN every statement ran on sqlite3 directly: not one trip to aiosqlite's thread
     assert driver_connections
     assert set(driver_connections) == {InlineConnection.__name__}

@@ -10,7 +10,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -28,6 +28,7 @@ from lib.security import (
     JWT_ISSUER,
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
+    VERIFIED_TOKENS_KEPT,
     AccessTokens,
     DeviceCookies,
     PasswordHashing,
@@ -469,3 +470,29 @@ async def test_hashing_threads_yield_the_cpu_to_the_event_loop(
     assert expected > loop_priority
     # AND the event loop's own priority is untouched
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_priority
+
+
+def test_a_remembered_token_is_checked_as_a_whole_and_only_good_ones_are_kept() -> None:
+    tokens = AccessTokens(TEST_SECRET, ttl=timedelta(minutes=15))
+    now = datetime.now(UTC)
+    token, _ = tokens.issue(user_id="u1", role=Role.STUDENT, now=now)
+    # GIVEN a token verified once (and so remembered)
+    assert tokens.verify(token, now=now).user_id == "u1"
+    # WHEN its signature is changed by one character, or its claims are
+    head, claims, signature = token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    other_claims = tokens.issue(user_id="u2", role=Role.ADMIN, now=now)[0].split(".")[1]
+    for forged in (f"{head}.{claims}.{flipped}", f"{head}.{other_claims}.{signature}"):
+        # THEN it is refused, however often it is tried, and never remembered
+        for _ in range(2):
+            with pytest.raises(NotAuthenticated):
+                tokens.verify(forged, now=now)
+    # AND the remembered one still expires on time
+    with pytest.raises(NotAuthenticated, match="expired"):
+        tokens.verify(token, now=now + timedelta(minutes=15))
+    # AND at most VERIFIED_TOKENS_KEPT are remembered, the oldest forgotten first
+    for n in range(VERIFIED_TOKENS_KEPT + 10):
+        tokens.verify(tokens.issue(user_id=f"x{n}", role=Role.STUDENT, now=now)[0], now=now)
+    assert len(tokens._verified) == VERIFIED_TOKENS_KEPT
+    assert token not in tokens._verified
+    assert tokens.verify(token, now=now).user_id == "u1"

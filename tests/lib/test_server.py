@@ -3,6 +3,7 @@ answer by itself, the client address behind proxies, and a graceful shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from lib.migrate import upgrade
-from lib.server import MAX_HEAD_BYTES, MAX_TARGET_BYTES
+from lib.server import MAX_HEAD_BYTES, MAX_TARGET_BYTES, CoalescingTransport
 from tests.processes import Processes, processes, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,3 +202,49 @@ def test_sigterm_lets_a_request_in_flight_finish_and_refuses_new_ones(group: Pro
     # AND the server exits cleanly
     finished = server.finish()
     assert finished.returncode == 0, server.output()
+
+
+class _Recorded:
+    """A transport that records what reaches it."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str) -> str:
+        return f"extra {name}"
+
+
+async def test_a_responses_head_and_body_leave_in_one_write() -> None:
+    loop = asyncio.get_running_loop()
+    inner = _Recorded()
+    transport = CoalescingTransport(inner, loop)  # type: ignore[arg-type]
+    # WHEN a head and a body are written in one turn of the loop
+    transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    transport.write(b"{}")
+    assert inner.writes == []
+    await asyncio.sleep(0)
+    # THEN they leave as one write
+    assert inner.writes == [b"HTTP/1.1 200 OK\r\n\r\n{}"]
+    # AND a write of a later turn leaves on its own; the rest reaches the transport
+    transport.write(b"more")
+    await asyncio.sleep(0)
+    assert inner.writes[1:] == [b"more"]
+    assert transport.get_extra_info("peername") == "extra peername"
+    # AND closing sends what is pending first, and nothing is written once closed
+    transport.write(b"last")
+    transport.close()
+    assert inner.writes[2:] == [b"last"]
+    assert inner.closed
+    transport.write(b"too late")
+    await asyncio.sleep(0)
+    assert inner.writes[3:] == []
