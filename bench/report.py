@@ -43,8 +43,13 @@ class Row:
             self.kind, str(self.workers), f"{r.rate:,.0f}",
             f"{self.ratio:.2f}" if self.ceiling_rate else ("1.00" if self.is_ceiling else "-"),
             f"{r.latency_ms['p50']:.1f}", f"{r.latency_ms['p99']:.1f}",
-            str(r.errors), self.statements or "-", target, self.note,
+            str(r.errors), self.statements or "-", target, self._note(),
         ]  # fmt: skip
+
+    def _note(self) -> str:
+        if not self.result.percentiles_from_max:
+            return self.note
+        return "; ".join(filter(None, [self.note, "p99: wrk's maximum (it printed no p99)"]))
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self.result)

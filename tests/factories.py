@@ -170,11 +170,10 @@ class Factory:
 
     async def in_cart(self, *, student: User, courses: Sequence[Course]) -> None:
         """Courses put in the student's cart through the checkout service."""
-        async with self.portal.transaction() as session:
-            for course in courses:
-                await checkout.add_to_cart(
-                    session, student.id, course.id, now=self.portal.clock.now()
-                )
+        for course in courses:
+            await checkout.add_to_cart(
+                self.portal, student.id, course.id, now=self.portal.clock.now()
+            )
 
     async def reserved_seat(self, *, student: User, course: Course) -> Enrollment:
         """A seat reserved from the course page: held, with a payment of its own."""

@@ -13,6 +13,7 @@ from functions.catalog.models import LIVE_STATUSES
 from functions.catalog.service import Clash, CourseView
 from functions.checkout.errors import AlreadyInCart, NotInCart
 from functions.checkout.repository import CartRepository
+from lib.runtime import Portal
 
 
 @dataclass
@@ -49,7 +50,10 @@ async def _current(session: AsyncSession, student_id: str, *, now: datetime, pru
     stale = [v.course.id for v in courses if enrolled_meanwhile(v)]
     if prune and stale:
         await CartRepository(session).remove(student_id, stale)
-    courses = [v for v in courses if not enrolled_meanwhile(v)]
+    return await _cart_of(session, student_id, [v for v in courses if not enrolled_meanwhile(v)])
+
+
+async def _cart_of(session: AsyncSession, student_id: str, courses: list[CourseView]) -> Cart:
     currencies = {v.course.currency for v in courses}
     found = await catalog.clashes(
         session, student_id=student_id, course_ids=[v.course.id for v in courses]
@@ -70,20 +74,41 @@ async def prune(session: AsyncSession, student_id: str, *, now: datetime) -> lis
     return [v for v in courses if not enrolled_meanwhile(v)]
 
 
-async def add_to_cart(
-    session: AsyncSession, student_id: str, course_id: str, *, now: datetime
-) -> Cart:
-    await catalog.check_enrollable(session, student_id=student_id, course_id=course_id, now=now)
-    if not await CartRepository(session).add(student_id, course_id, now=now):
+# A change to the cart writes only the change: every other writer waits while
+# a write transaction is open (on SQLite for the whole database). Whether the
+# course may be added is read at the latest commit before it (checkout checks
+# every course again when it holds the seats), and the cart that answers is
+# read after the commit.
+
+
+async def add_to_cart(portal: Portal, student_id: str, course_id: str, *, now: datetime) -> Cart:
+    async with portal.read_sessions() as reader:
+        await catalog.check_enrollable(reader, student_id=student_id, course_id=course_id, now=now)
+    async with portal.transaction() as session:
+        added = await CartRepository(session).add(student_id, course_id, now=now)
+    if not added:
         raise AlreadyInCart()
-    # The course just checked is enrollable, so pruning after adding it
-    # leaves it in; the cart is read once for both.
-    return await _current(session, student_id, now=now, prune=True)
+    return await _after_change(portal, student_id, now=now)
 
 
 async def remove_from_cart(
-    session: AsyncSession, student_id: str, course_id: str, *, now: datetime
+    portal: Portal, student_id: str, course_id: str, *, now: datetime
 ) -> Cart:
-    if not await CartRepository(session).remove(student_id, [course_id]):
+    async with portal.transaction() as session:
+        removed = await CartRepository(session).remove(student_id, [course_id])
+    if not removed:
         raise NotInCart()
-    return await _current(session, student_id, now=now, prune=True)
+    return await _after_change(portal, student_id, now=now)
+
+
+async def _after_change(portal: Portal, student_id: str, *, now: datetime) -> Cart:
+    """The cart after a change, read after its commit; a course enrolled
+    meanwhile leaves it (one more short write, only then)."""
+    async with portal.read_sessions() as reader:
+        courses = await in_cart(reader, student_id, now=now)
+        stale = [v.course.id for v in courses if enrolled_meanwhile(v)]
+        cart = await _cart_of(reader, student_id, [v for v in courses if v.course.id not in stale])
+    if stale:
+        async with portal.transaction() as session:
+            await CartRepository(session).remove(student_id, stale)
+    return cart

@@ -27,6 +27,13 @@ from lib.pagination import after as past
 _cart = cast(Table, CartItem.__table__)
 
 
+_CART_COURSES = (
+    select(_cart.c.course_id)
+    .where(_cart.c.student_id == bindparam("student_id"))
+    .order_by(_cart.c.added_at, _cart.c.id)
+)
+
+
 class CartRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -37,12 +44,8 @@ class CartRepository:
 
     async def course_ids(self, student_id: str) -> list[str]:
         """The cart's courses, in the order they were added."""
-        result = await self.session.execute(
-            select(_cart.c.course_id)
-            .where(_cart.c.student_id == student_id)
-            .order_by(_cart.c.added_at, _cart.c.id)
-        )
-        return list(result.scalars())
+        rows = await read_rows(self.session, _CART_COURSES, {"student_id": student_id})
+        return [row[0] for row in rows]
 
     async def add(self, student_id: str, course_id: str, *, now: datetime) -> bool:
         """False when the course is in the cart already (the unique key decides)."""

@@ -32,16 +32,23 @@ async def get_cart(call: Call[None]) -> CartOut:
     status=201,
     errors=[404, 409],
     summary="Add a course to my cart",
+    own_transactions=True,
 )
 async def add_item(call: Call[CartItemIn]) -> CartOut:
-    cart = await service.add_to_cart(call.session, call.me.id, call.body.course_id, now=call.now)
+    cart = await service.add_to_cart(call.portal, call.me.id, call.body.course_id, now=call.now)
     return CartOut.of(cart)
 
 
-@endpoint(STUDENT, response=CartOut, errors=[404], summary="Remove a course from my cart")
+@endpoint(
+    STUDENT,
+    response=CartOut,
+    errors=[404],
+    summary="Remove a course from my cart",
+    own_transactions=True,
+)
 async def remove_item(call: Call[None]) -> CartOut:
     cart = await service.remove_from_cart(
-        call.session, call.me.id, call.path("course_id"), now=call.now
+        call.portal, call.me.id, call.path("course_id"), now=call.now
     )
     return CartOut.of(cart)
 

@@ -11,7 +11,7 @@ from sqlalchemy import BindParameter, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.db import rowcount
-from lib.fastreads import read_rows
+from lib.fastreads import Reads, read_rows
 from lib.outbox import OutboxMessage
 from lib.pagination import AFTER
 from lib.pagination import after as past
@@ -37,6 +37,11 @@ def _page(*, unread_only: bool, after: bool) -> Select[Any]:
         query = query.where(beyond)
     order = (_outbox.created_at.desc(), _outbox.id.desc())
     return query.order_by(*order).limit(bindparam("limit"))
+
+
+async def unread_total(reads: Reads, user_id: str) -> int:
+    """How many of the user's notifications are unread, by the driver."""
+    return int(await reads.scalar(_UNREAD, {"user_id": user_id}) or 0)
 
 
 class NotificationRepository:

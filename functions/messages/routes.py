@@ -35,10 +35,16 @@ async def unread_count(call: Call[None]) -> UnreadOut:
     return UnreadOut(unread=await service.unread_count(call.session, call.me))
 
 
-@endpoint(SIGNED_IN, response=UnreadOut, errors=[404], summary="Mark one notification read")
+@endpoint(
+    SIGNED_IN,
+    response=UnreadOut,
+    errors=[404],
+    summary="Mark one notification read",
+    own_transactions=True,
+)
 async def mark_read(call: Call[None]) -> UnreadOut:
     return UnreadOut(
-        unread=await service.mark_read(call.session, call.me, call.path("id"), now=call.now)
+        unread=await service.mark_read(call.portal, call.me, call.path("id"), now=call.now)
     )
 
 

@@ -12,7 +12,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.auth import service as auth
-from functions.messages.repository import DeliveryRepository, NotificationRepository
+from functions.messages.repository import (
+    DeliveryRepository,
+    NotificationRepository,
+    unread_total,
+)
 from functions.messages.templates import Rendered, in_app, render
 from lib.db import new_id
 from lib.errors import Invalid, NotFound, PortalError
@@ -97,14 +101,14 @@ async def unread_count(session: AsyncSession, user: CurrentUser) -> int:
     return await NotificationRepository(session).unread_count(user.id)
 
 
-async def mark_read(
-    session: AsyncSession, user: CurrentUser, message_id: str, *, now: datetime
-) -> int:
-    """Marks one read; returns how many are still unread."""
-    repository = NotificationRepository(session)
-    if not await repository.mark_read(user.id, message_id, now=now):
+async def mark_read(portal: Portal, user: CurrentUser, message_id: str, *, now: datetime) -> int:
+    """Marks one read; returns how many are still unread, counted after the
+    commit (the write transaction holds only the update)."""
+    async with portal.transaction() as session:
+        found = await NotificationRepository(session).mark_read(user.id, message_id, now=now)
+    if not found:
         raise NotFound("No such notification.")
-    return await repository.unread_count(user.id)
+    return await unread_total(portal.reads, user.id)
 
 
 async def mark_all_read(session: AsyncSession, user: CurrentUser, *, now: datetime) -> int:

@@ -311,8 +311,6 @@ async def prepare_rush(portal: Portal, *, seats: int, students: int) -> Rush:
             )
             for n in range(students)
         ]
-        for student in rushing:
-            await checkout_service.add_to_cart(
-                session, student.id, course.id, now=portal.clock.now()
-            )
+    for student in rushing:
+        await checkout_service.add_to_cart(portal, student.id, course.id, now=portal.clock.now())
     return Rush(course, rushing)

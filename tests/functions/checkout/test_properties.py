@@ -152,8 +152,7 @@ class Run:
         # a course it refuses simply stays out.
         for course in wanted:
             with contextlib.suppress(PortalError):
-                async with self.portal.transaction() as session:
-                    await cart.add_to_cart(session, student.id, course.id, now=self.clock.now())
+                await cart.add_to_cart(self.portal, student.id, course.id, now=self.clock.now())
         response = await self.client.post("/api/checkout", headers=self.headers(student))
         self.expect(response, 201, 409)
         if response.status_code == 201:
@@ -167,11 +166,12 @@ class Run:
             "already_enrolled",
             "cart_empty",
         }, f"{response.text} ({self.where()})"
-        async with self.portal.transaction() as session:
-            for course in (await cart.get_cart(session, student.id, now=self.clock.now())).courses:
-                await cart.remove_from_cart(
-                    session, student.id, course.course.id, now=self.clock.now()
-                )
+        async with self.portal.read_sessions() as session:
+            left = (await cart.get_cart(session, student.id, now=self.clock.now())).courses
+        for course in left:
+            await cart.remove_from_cart(
+                self.portal, student.id, course.course.id, now=self.clock.now()
+            )
 
     async def pay(self) -> None:
         pending = [p for p in await self.payments("pending") if p.checkout_session_id]
