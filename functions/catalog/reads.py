@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Row,
     Select,
@@ -205,6 +206,34 @@ def _enrollments_of(dialect: str, *, after: bool) -> Select[Any]:
     return statement.order_by(*order).limit(bindparam("limit"))
 
 
+def _enrolled_as(student_id: Any) -> ColumnElement[Any]:
+    """The status of the student's live enrollment in the course, if any."""
+    e = enrollments.c
+    return (
+        select(e.status)
+        .where(e.student_id == student_id, e.course_id == courses.c.id, e.status.in_(LIVE_STATUSES))
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@lru_cache(maxsize=2)
+def _held_and_asked(dialect: str) -> Select[Any]:
+    e = enrollments.c
+    student: BindParameter[str] = bindparam("student_id")
+    live = select(e.course_id).where(e.student_id == student, e.status.in_(LIVE_STATUSES))
+    asked = select(courses.c.id).where(courses.c.id.in_(bindparam("ids", expanding=True)))
+    return (
+        select(
+            *COURSE_COLUMNS,
+            sessions_json(dialect).label("sessions"),
+            _enrolled_as(student).label("enrolled_as"),
+        )
+        .where(courses.c.id.in_(union_all(live, asked)))
+        .order_by(courses.c.code)
+    )
+
+
 class CatalogReads:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -241,20 +270,10 @@ class CatalogReads:
         but `besides`, with their sessions, how the student holds each."""
         e = enrollments.c
         live = select(e.course_id).where(e.student_id == student_id, e.status.in_(LIVE_STATUSES))
-        enrolled_as = (
-            select(e.status)
-            .where(
-                e.student_id == student_id,
-                e.course_id == courses.c.id,
-                e.status.in_(LIVE_STATUSES),
-            )
-            .limit(1)
-            .scalar_subquery()
-        )
         statement = select(
             *COURSE_COLUMNS,
             sessions_json(self.dialect).label("sessions"),
-            enrolled_as.label("enrolled_as"),
+            _enrolled_as(student_id).label("enrolled_as"),
             courses.c.id.in_(cart).label("in_cart"),
         ).where(
             # One list of ids, not an OR of two: PostgreSQL then looks the
@@ -263,6 +282,14 @@ class CatalogReads:
             courses.c.id != besides,
         )
         return await self.rows(statement.order_by(courses.c.code))
+
+    async def held_and_asked(
+        self, student_id: str, course_ids: Sequence[str]
+    ) -> Sequence[Row[Any]]:
+        """The courses asked about and those the student holds (live), with
+        their sessions and how the student holds each: one kept statement."""
+        params = {"student_id": student_id, "ids": list(course_ids)}
+        return await self.kept_rows(_held_and_asked(self.dialect), params)
 
     async def enrollments_of(
         self, student_id: str, *, after: tuple[Any, ...] | None, limit: int

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.catalog.models import WEEKDAYS
 from functions.catalog.reads import CatalogReads, course_record
-from functions.catalog.repository import CourseRepository, EnrollmentRepository
 
 IN_CART = "cart"
 
@@ -102,11 +101,10 @@ async def clashes(
     """How the courses `course_ids` clash with each other, with the courses in
     the student's cart (`cart_ids`) and with their live enrollments. A pair
     among `course_ids` is reported once; a course never clashes with itself."""
-    enrollments = await EnrollmentRepository(session).live_for_student(student_id)
-    where = {e.course_id: str(e.status) for e in enrollments}
+    rows = await CatalogReads(session).held_and_asked(student_id, [*course_ids, *cart_ids])
+    courses = {row.id: course_record(row) for row in rows}
+    where = {row.id: str(row.enrolled_as) for row in rows if row.enrolled_as is not None}
     where.update(dict.fromkeys([*course_ids, *cart_ids], IN_CART))
-    wanted = list(dict.fromkeys([*course_ids, *where]))
-    courses = {c.id: c for c in await CourseRepository(session).get_many(wanted)}
     found = []
     for index, course_id in enumerate(course_ids):
         course = courses.get(course_id)

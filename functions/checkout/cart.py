@@ -9,7 +9,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from functions.catalog import service as catalog
+from functions.catalog.errors import AlreadyEnrolled, CourseClosed, CourseFull, CourseNotFound
 from functions.catalog.models import LIVE_STATUSES
+from functions.catalog.rules import accepting
 from functions.catalog.service import Clash, CourseView
 from functions.checkout.errors import AlreadyInCart, NotInCart
 from functions.checkout.repository import CartRepository
@@ -83,12 +85,27 @@ async def prune(session: AsyncSession, student_id: str, *, now: datetime) -> lis
 
 async def add_to_cart(portal: Portal, student_id: str, course_id: str, *, now: datetime) -> Cart:
     async with portal.read_sessions() as reader:
-        await catalog.check_enrollable(reader, student_id=student_id, course_id=course_id, now=now)
+        views = await catalog.course_views(reader, [course_id], now=now, student_id=student_id)
+    refuse_unless_enrollable(views.get(course_id), now=now)
     async with portal.transaction() as session:
         added = await CartRepository(session).add(student_id, course_id, now=now)
     if not added:
         raise AlreadyInCart()
     return await _after_change(portal, student_id, now=now)
+
+
+def refuse_unless_enrollable(view: CourseView | None, *, now: datetime) -> None:
+    """Why the student could not enroll in the course, as `check_enrollable`
+    says it, from the course as they see it (one kept read)."""
+    course = None if view is None else view.course
+    if view is None or course is None or course.archived_at is not None:
+        raise CourseNotFound()
+    if not accepting(course, now):
+        raise CourseClosed([course.code])
+    if enrolled_meanwhile(view):
+        raise AlreadyEnrolled([course.code])
+    if course.seats_taken >= course.capacity:
+        raise CourseFull([course.id], [course.code])
 
 
 async def remove_from_cart(
